@@ -1,0 +1,125 @@
+/* kernels.h - the narrow interface between the forward pass and compute.
+ *
+ * Every hot op has one table of variants (kernels/registry.c), best first
+ * and the portable scalar reference last, as Linux lib/raid6 keeps its
+ * algorithms.  Three readers walk the same tables: the selector below
+ * (and later the tuner), the variant tests, and the listing.
+ *
+ * Kernels are pure compute: no I/O, no allocation, no threads.  A matmul
+ * variant computes a slice of output rows [r0, r1) for every token; the
+ * caller (model/mm.c) splits rows across the thread pool. */
+#ifndef Q8TUNE_KERNELS_H
+#define Q8TUNE_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "q8.h"
+
+/* y[t*ldy + r] = sum over blocks b of d(w[r][b]) * d(x[t][b]) * (integer
+ * dot of the 32 quants), for r in [r0, r1), t in [0, nt).  w: (rows, nb)
+ * blocks, x: (nt, nb) blocks. */
+typedef void (*matmul_q8_fn)(const block_q8_0 *w, const block_q8_0 *x,
+			     float *y, int nb, int r0, int r1, int nt, int ldy);
+/* Same contract for 16-bit float weights and activations (F16 or BF16 by
+ * op), n = row length; and for F32. */
+typedef void (*matmul_h_fn)(const uint16_t *w, const uint16_t *x, float *y,
+			    int n, int r0, int r1, int nt, int ldy);
+typedef void (*matmul_f32_fn)(const float *w, const float *x, float *y,
+			      int n, int r0, int r1, int nt, int ldy);
+/* x (n floats, n % 32 == 0) -> n/32 Q8_0 blocks: d = amax/127, q = round
+ * to nearest even of x*127/amax, as llama.cpp's activation quantizer. */
+typedef void (*quantize_fn)(const float *x, block_q8_0 *y, int n);
+/* o = x / rms(x) * w; o may equal x. */
+typedef void (*rmsnorm_fn)(float *o, const float *x, const float *w, int n,
+			   float eps);
+/* x = softmax(x) over n entries, in place. */
+typedef void (*softmax_fn)(float *x, int n);
+typedef float (*dot_fn)(const float *a, const float *b, int n);
+/* y += a * x */
+typedef void (*axpy_fn)(float *y, float a, const float *x, int n);
+/* g = act(g) * u over n entries (GeGLU / SwiGLU). */
+typedef void (*glu_fn)(float *g, const float *u, int n);
+
+/* RoPE parameters for one model (model/ fills it; the cached variant owns
+ * the cos/sin table built by rope_prepare). */
+struct rope_tab {
+	int n_rot;		/* rotated dims per head (even, <= head_dim) */
+	int neox;		/* 0: adjacent pairs (x[2i], x[2i+1]); 1: halves */
+	float base;		/* rope.freq_base */
+	int n_ctx;		/* positions covered by cs */
+	float *cs;		/* (n_ctx, n_rot/2, 2) cos,sin; NULL until prepared */
+};
+/* Rotates n_head heads of head_dim floats in x for position pos. */
+typedef void (*rope_fn)(float *x, int n_head, int head_dim, int pos,
+			const struct rope_tab *t);
+
+enum op_id {
+	OP_MATMUL_Q8,
+	OP_MATMUL_F16,
+	OP_MATMUL_BF16,
+	OP_MATMUL_F32,
+	OP_QUANTIZE,
+	OP_RMSNORM,
+	OP_SOFTMAX,
+	OP_DOT,
+	OP_AXPY,
+	OP_GELU,
+	OP_SILU,
+	OP_ROPE,
+	OP_COUNT
+};
+
+enum variant_kind { KIND_REFERENCE, KIND_EXACT, KIND_APPROX };
+
+struct variant {
+	const char *name;	/* stable: stored in config files */
+	uint32_t needs;		/* CPU_* bits that must all be present */
+	enum variant_kind kind;
+	double err_bound;	/* declared max abs error (APPROX only) */
+	union {
+		matmul_q8_fn matmul_q8;
+		matmul_h_fn matmul_h;
+		matmul_f32_fn matmul_f32;
+		quantize_fn quantize;
+		rmsnorm_fn rmsnorm;
+		softmax_fn softmax;
+		dot_fn dot;
+		axpy_fn axpy;
+		glu_fn glu;
+		rope_fn rope;
+	} fn;
+};
+
+struct op_desc {
+	const char *name;	/* "matmul_q8", "rmsnorm", ... */
+	const struct variant *variants;	/* terminated by name == NULL */
+};
+
+/* The op tables, indexed by enum op_id. */
+extern const struct op_desc kernel_ops[OP_COUNT];
+
+/* The variants in use: one per op. */
+struct kernels {
+	const struct variant *v[OP_COUNT];
+};
+
+/* Returns NULL if v can run on this CPU, else why not (static string). */
+const char *variant_unusable(const struct variant *v);
+
+/* Finds variant `name` of op; NULL if no such name. */
+const struct variant *variant_find(enum op_id op, const char *name);
+
+/* Fills k with the first usable variant of each op, then applies the
+ * Q8TUNE_<OP>=name environment overrides.  Returns 0, or -1 with a
+ * one-line message in err when an override names an unknown or unusable
+ * variant.  Q8TUNE_DEBUG=1 logs each choice to stderr. */
+int kernels_default(struct kernels *k, char *err, size_t errlen);
+
+/* Sets op to variant `name`; 0, or -1 with a message in err. */
+int kernels_set(struct kernels *k, enum op_id op, const char *name,
+		char *err, size_t errlen);
+
+/* Shorthands used by model/: K is a const struct kernels *. */
+#define KCALL(K, op, member) ((K)->v[op]->fn.member)
+
+#endif
