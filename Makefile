@@ -28,7 +28,7 @@ AVX2_FLAGS   := -mavx2 -mfma -mf16c
 VNNI_FLAGS   := $(AVX2_FLAGS) -mavxvnni
 AVX512_FLAGS := $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 
-.PHONY: all deps test model clean tools
+.PHONY: all deps test model run clean tools
 all: $(TOOLS)
 
 $(B)/%/avx2.o:    EXTRA = $(AVX2_FLAGS)
@@ -83,6 +83,11 @@ model: $(MODEL)
 $(MODEL): mkmodel
 	@mkdir -p models
 	./mkmodel -o $@
+
+# The main job on the embedded default: build, make the synthetic model if
+# it is missing, run production inference on it.
+run: $(MODEL) infer
+	./infer --model $(MODEL) -p "Hello world" -n 32
 
 clean:
 	rm -rf $(B) $(TOOLS)

@@ -76,11 +76,18 @@ struct gguf {
 	uint64_t n_tensors;
 	struct gguf_tensor *tensors;
 	uint64_t alignment;
-	uint64_t data_offset;	/* file offset of the data section */
+	uint64_t data_offset;	/* file offset of the data section; with
+				 * no tensors it may be >= map_size */
 };
 
 /* Opens and validates path.  Returns 0 and a handle in *out (free with
- * gguf_close), or -1 with a one-line message in err. */
+ * gguf_close), or -1 with *out NULL and a one-line message in err.
+ * Refused: versions other than 2 and 3, big-endian files, duplicate keys
+ * or tensor names, arrays nested deeper than 8, tensor names over 127
+ * bytes, n_dims outside 1..4, tensor types other than F32, F16, BF16 and
+ * Q8_0, and tensor data that is misaligned, overlaps other tensor data
+ * or runs past the end of the file.  A tensor may have 0 elements.
+ * The handle must come from here: only gguf_close may free it. */
 int gguf_open(const char *path, struct gguf **out, char *err, size_t errlen);
 /* Same, over a caller-owned buffer (tests, fuzzing); name is used in
  * messages.  The buffer must outlive the handle. */

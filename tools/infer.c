@@ -137,16 +137,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			fputs(usage, stdout);
 			exit(0);
 		} else {
-			fputs(usage, stderr);
-			return die("unknown argument '%s'", a);
+			return die("unknown argument '%s' (see --help)", a);
 		}
 #undef INT_ARG
 #undef NEED_VAL
 	}
-	if (!o->model) {
-		fputs(usage, stderr);
-		return die("--model is required");
-	}
+	if (!o->model)
+		return die("--model is required (see --help)");
 	if (o->top_n && !o->json)
 		return die("--top needs --json");
 	return 0;

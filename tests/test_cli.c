@@ -1,0 +1,235 @@
+/* test_cli.c - ./infer as a user runs it: tokenizer ids, JSON output, and
+ * bad input (one line on stderr, exit 1, never a signal, no stdout). */
+#include <jansson.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include "common.h"
+#include "gguf.h"
+#include "run.h"
+
+static void need_infer(void)
+{
+	if (access("./infer", X_OK))
+		cr_skip_test("./infer is not built (run make first); skipped");
+}
+
+/* For every string of tokenizer-A.json: ./infer --tokenize gives exactly
+ * llama.cpp's ids, plain and --json, with and without --no-special. */
+Test(cli, tokenize_matches_llama_cpp)
+{
+	NEED_SHARED(model, "models/stories260K.gguf");
+	NEED_SHARED(fx, "fixtures/tokenizer-A.json");
+	json_error_t je;
+	json_t *root = json_load_file(fx, 0, &je);
+	const json_t *strs = json_object_get(root, "strings");
+
+	need_infer();
+	cr_assert(json_array_size(strs) >= 10);
+	for (size_t i = 0; i < json_array_size(strs); i++) {
+		const json_t *e = json_array_get(strs, i);
+		const char *text = json_string_value(json_object_get(e, "string"));
+		for (int special = 0; special < 2; special++) {
+			const json_t *want = json_object_get(e, special ?
+				"parse_special_true" : "parse_special_false");
+			char want_s[1024] = "";
+			size_t used = 0;
+			for (size_t k = 0; k < json_array_size(want); k++)
+				used += (size_t)snprintf(want_s + used, sizeof want_s - used,
+					"%s%lld", k ? " " : "",
+					(long long)json_integer_value(json_array_get(want, k)));
+			strcat(want_s, "\n");
+
+			char *plain[] = { "./infer", "--model", (char *)model, "-p",
+					  (char *)text, "--tokenize",
+					  special ? NULL : "--no-special", NULL };
+			struct proc p;
+			run_argv(plain, &p);
+			cr_assert(WIFEXITED(p.status) && WEXITSTATUS(p.status) == 0,
+				  "%s", p.err);
+			cr_expect_str_eq(p.out, want_s, "'%s' (special=%d)", text, special);
+			proc_free(&p);
+
+			char *js[] = { "./infer", "--model", (char *)model, "-p",
+				       (char *)text, "--tokenize", "--json",
+				       special ? NULL : "--no-special", NULL };
+			run_argv(js, &p);
+			json_t *got = json_loads(p.out, 0, &je);
+			cr_assert_not_null(got, "not JSON: %s", p.out);
+			cr_expect(json_equal(json_object_get(got, "tokens"), want),
+				  "'%s' (special=%d): %s", text, special, p.out);
+			json_decref(got);
+			proc_free(&p);
+		}
+	}
+	json_decref(root);
+}
+
+/* --json --top: one object with the documented fields. */
+Test(cli, json_output_shape)
+{
+	NEED_SHARED(model, "models/stories260K-q8_0.gguf");
+	char *argv[] = { "./infer", "--model", (char *)model, "-p", "Hello world",
+			 "-n", "8", "--json", "--top", "3", "--weights", "native",
+			 "--ignore-eos", NULL };
+	struct proc p;
+	json_error_t je;
+
+	need_infer();
+	run_argv(argv, &p);
+	cr_assert(WIFEXITED(p.status) && WEXITSTATUS(p.status) == 0, "%s", p.err);
+	json_t *r = json_loads(p.out, 0, &je);
+	cr_assert_not_null(r, "stdout is not one JSON object: %s", je.text);
+	cr_expect_eq(json_array_size(json_object_get(r, "prompt_tokens")), 7);
+	cr_expect_eq(json_array_size(json_object_get(r, "generated_tokens")), 8);
+	cr_expect(json_is_string(json_object_get(r, "text")));
+	const json_t *t = json_object_get(r, "timings");
+	cr_expect(json_real_value(json_object_get(t, "prompt_ms")) > 0);
+	cr_expect(json_is_real(json_object_get(t, "decode_ms_per_token")));
+	const json_t *top = json_object_get(r, "top");
+	cr_assert_eq(json_array_size(top), 8);
+	for (size_t i = 0; i < 8; i++) {
+		const json_t *s = json_array_get(top, i);
+		cr_assert_eq(json_array_size(s), 3);
+		/* best first, and the greedy token is the best */
+		double l0 = json_real_value(json_object_get(json_array_get(s, 0), "logit"));
+		double l1 = json_real_value(json_object_get(json_array_get(s, 1), "logit"));
+		cr_expect(l0 >= l1);
+		cr_expect_eq(json_integer_value(json_object_get(json_array_get(s, 0), "id")),
+			     json_integer_value(json_array_get(json_object_get(r,
+				"generated_tokens"), i)));
+	}
+	/* the timing summary goes to stderr, one line */
+	cr_expect(strstr(p.err, "decode:") != NULL, "%s", p.err);
+	json_decref(r);
+	proc_free(&p);
+}
+
+/* Bad input gets exactly one line naming the file, exit 1, nothing on
+ * stdout. */
+static void expect_clean_failure(char *const argv[], const char *must_name)
+{
+	struct proc p;
+
+	run_argv(argv, &p);
+	cr_expect(!WIFSIGNALED(p.status), "killed by signal %d",
+		  WIFSIGNALED(p.status) ? WTERMSIG(p.status) : 0);
+	cr_expect(WIFEXITED(p.status) && WEXITSTATUS(p.status) == 1,
+		  "exit status %d, want 1; stderr: %s", WEXITSTATUS(p.status), p.err);
+	cr_expect_eq(count_lines(p.err), 1, "want one line, got: %s", p.err);
+	cr_expect_str_eq(p.out, "", "stdout should be empty: %s", p.out);
+	if (must_name)
+		cr_expect(strstr(p.err, must_name) != NULL, "'%s' not named in: %s",
+			  must_name, p.err);
+	proc_free(&p);
+}
+
+static char *write_temp(const void *buf, size_t n)
+{
+	static char path[64];
+	strcpy(path, "/tmp/q8t-badXXXXXX");
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, buf, n), (ssize_t)n);
+	close(fd);
+	return path;
+}
+
+static void *read_file(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	cr_assert_not_null(f);
+	fseek(f, 0, SEEK_END);
+	*n = (size_t)ftell(f);
+	rewind(f);
+	void *b = malloc(*n);
+	cr_assert_eq(fread(b, 1, *n, f), *n);
+	fclose(f);
+	return b;
+}
+
+Test(cli, truncated_models_fail_cleanly)
+{
+	NEED_SHARED(model, "models/stories260K-q8_0.gguf");
+	size_t n;
+	uint8_t *buf = read_file(model, &n);
+	/* where the last tensor's data ends (the file may have padding) */
+	struct gguf *g;
+	char err[256];
+	cr_assert_eq(gguf_open(model, &g, err, sizeof err), 0, "%s", err);
+	size_t end = 0;
+	for (uint64_t i = 0; i < g->n_tensors; i++) {
+		size_t e = (size_t)(g->data_offset + g->tensors[i].offset +
+				    g->tensors[i].size);
+		end = e > end ? e : end;
+	}
+	gguf_close(g);
+	/* header, metadata, vocab strings, tensor table, data */
+	const size_t cuts[] = { 0, 3, 4, 8, 15, 23, 40, 100, 1000, 5000, 20000,
+				end / 3, end / 2, end - 100, end - 1 };
+
+	need_infer();
+	for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+		char *path = write_temp(buf, cuts[i]);
+		char *argv[] = { "./infer", "--model", path, "-n", "2", NULL };
+		expect_clean_failure(argv, path);
+		unlink(path);
+	}
+	free(buf);
+}
+
+Test(cli, corrupt_and_foreign_files_fail_cleanly)
+{
+	NEED_SHARED(model, "models/stories260K-q8_0.gguf");
+	size_t n;
+	uint8_t *buf = read_file(model, &n);
+
+	need_infer();
+	/* absurd tensor count */
+	uint8_t *c = malloc(n);
+	memcpy(c, buf, n);
+	memset(c + 8, 0xff, 8);
+	char *path = write_temp(c, n);
+	char *a1[] = { "./infer", "--model", path, NULL };
+	expect_clean_failure(a1, path);
+	unlink(path);
+	/* a byte flipped in every 4 KiB of the metadata and tensor table */
+	for (size_t off = 24; off < 12000 && off < n; off += 997) {
+		memcpy(c, buf, n);
+		c[off] ^= 0x5a;
+		path = write_temp(c, n);
+		char *a2[] = { "./infer", "--model", path, "-n", "1", NULL };
+		struct proc p;
+		run_argv(a2, &p);
+		/* either it still loads (a harmless byte) or it fails cleanly */
+		cr_expect(WIFEXITED(p.status) && WEXITSTATUS(p.status) <= 1,
+			  "offset %zu: status %d", off, p.status);
+		if (WEXITSTATUS(p.status) == 1)
+			cr_expect_eq(count_lines(p.err), 1, "offset %zu: %s", off, p.err);
+		proc_free(&p);
+		unlink(path);
+	}
+	free(c);
+	free(buf);
+
+	/* not a GGUF file at all */
+	char *a3[] = { "./infer", "--model", "Makefile", NULL };
+	expect_clean_failure(a3, "Makefile");
+	/* missing file, and a directory */
+	char *a4[] = { "./infer", "--model", "/nonexistent/model.gguf", NULL };
+	expect_clean_failure(a4, "/nonexistent/model.gguf");
+	char *a5[] = { "./infer", "--model", "tests", NULL };
+	expect_clean_failure(a5, "tests");
+}
+
+Test(cli, bad_flags_fail_cleanly)
+{
+	need_infer();
+	char *a1[] = { "./infer", "--model", "x.gguf", "--weights", "q4", NULL };
+	expect_clean_failure(a1, "q4");
+	char *a2[] = { "./infer", "--model", "x.gguf", "-n", "many", NULL };
+	expect_clean_failure(a2, "many");
+	char *a3[] = { "./infer", "--model", "x.gguf", "--top", "5", NULL };
+	expect_clean_failure(a3, "--json");
+	char *a4[] = { "./infer", "--model", NULL };
+	expect_clean_failure(a4, "--model");
+}
