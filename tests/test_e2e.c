@@ -216,11 +216,13 @@ Test(e2e, stories_f32_file_quantized_at_load)
 	check_fixture(model, fx, WEIGHTS_Q8_0, 0, 0.4, 0, 2);
 }
 
+/* llama.cpp's GELU rounds through fp16 (see gelu_fp16); ours defaults to
+ * a float tanh form, which moves these logits by up to 0.025. */
 Test(e2e, gemma_tiny)
 {
 	NEED_SHARED(model, "models/gemma-tiny-q8_0.gguf");
 	NEED_SHARED(fx, "fixtures/gemma-tiny-q8_0-A.json");
-	check_fixture(model, fx, WEIGHTS_NATIVE, 0, 0.02, 1, 2);
+	check_fixture(model, fx, WEIGHTS_NATIVE, 0, 0.03, 1, 2);
 }
 
 Test(e2e, llama_tiny)

@@ -1,0 +1,297 @@
+/* ops/avx2.c - AVX2 + FMA + F16C element-wise and reduction ops.
+ *
+ * Serves: Intel Haswell and later, AMD Zen 1 and later.  Built with
+ * -mavx2 -mfma -mf16c.
+ *
+ * Each op follows its scalar reference in ops/scalar.c expression by
+ * expression (same operation order per element, same double accumulators),
+ * so the only differences are summation order and, where exp is involved,
+ * vexp() below instead of libm's expf.  Lengths need not be multiples of
+ * 8: the last n % 8 elements go through masked loads and stores, never
+ * touching memory past n. */
+#include <immintrin.h>
+#include <math.h>
+#include "variants.h"
+
+#define AI static inline __attribute__((always_inline))
+
+static const int32_t tail_tab[16] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+/* Lane mask selecting the first rem (1..7) lanes. */
+AI __m256i tail_mask(int rem)
+{
+	return _mm256_loadu_si256((const __m256i *)(tail_tab + 8 - rem));
+}
+
+AI float hsum8(__m256 v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v),
+			      _mm256_extractf128_ps(v, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+AI float hmax8(__m256 v)
+{
+	__m128 m = _mm_max_ps(_mm256_castps256_ps128(v),
+			      _mm256_extractf128_ps(v, 1));
+	m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+	m = _mm_max_ss(m, _mm_movehdup_ps(m));
+	return _mm_cvtss_f32(m);
+}
+
+AI double hsum4d(__m256d v)
+{
+	__m128d s = _mm_add_pd(_mm256_castpd256_pd128(v),
+			       _mm256_extractf128_pd(v, 1));
+	return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+/* acc + each lane of v widened to double (4 + 4 lanes). */
+AI __m256d add_wide(__m256d acc, __m256 v)
+{
+	acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+	return _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+}
+
+/* e^x per lane, Cephes expf: x = n ln2 + r with |r| <= ln2/2 (ln2 split in
+ * two so n * C1 is exact), e^r by a degree-7 polynomial, times 2^n applied
+ * as two exact power-of-two factors so results down to the subnormal range
+ * round once.  Measured on every float in [-104, 89]: at most 1.01 ulp
+ * from the exact e^x (glibc's expf: 0.502), at most 1 ulp from glibc, and
+ * equal to glibc for 99.2% of inputs.  Overflow gives +inf (x > 88.7228),
+ * underflow 0 (x < -103.97, and -inf), NaN stays NaN. */
+AI __m256 vexp(__m256 x)
+{
+	const __m256 c1 = _mm256_set1_ps(0.693359375f);
+	const __m256 c2 = _mm256_set1_ps(-2.12194440e-4f);
+	__m256 n, r, p;
+	__m256i ni, n1, n2;
+
+	/* the clamp keeps n in [-150, 129]; NaN passes through (2nd operand) */
+	x = _mm256_max_ps(_mm256_set1_ps(-104.0f), x);
+	x = _mm256_min_ps(_mm256_set1_ps(89.0f), x);
+	n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+			    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	r = _mm256_fnmadd_ps(n, c1, x);
+	r = _mm256_fnmadd_ps(n, c2, r);
+	p = _mm256_set1_ps(1.9875691500e-4f);
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+	p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
+	p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
+	/* 2^n = 2^n1 * 2^n2, both factors normal for n in [-150, 129] */
+	ni = _mm256_cvtps_epi32(n);
+	n1 = _mm256_srai_epi32(ni, 1);
+	n2 = _mm256_sub_epi32(ni, n1);
+	n1 = _mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23);
+	n2 = _mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23);
+	p = _mm256_mul_ps(p, _mm256_castsi256_ps(n1));
+	return _mm256_mul_ps(p, _mm256_castsi256_ps(n2));
+}
+
+/* Contract: kernels.h quantize_fn.  Bit-identical to quantize_scalar for
+ * finite x (both round x * id with the current rounding mode, ties to even
+ * by default); writes exactly n / 32 blocks.  Exception: a block whose
+ * amax is nonzero but below 127 / FLT_MAX (~3.7e-37) makes id infinite,
+ * where the reference's float -> int8 conversion is undefined (GCC gives
+ * 0, this gives -128); both store d = 0, so the block still dequantizes
+ * to zeros. */
+void quantize_avx2(const float *x, block_q8_0 *y, int n)
+{
+	const __m256 sign = _mm256_set1_ps(-0.0f);
+	const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+
+	for (int b = 0; b < n / QK8_0; b++, x += QK8_0) {
+		__m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+		__m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+		__m256 m = _mm256_max_ps(
+			_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+			_mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+		const float amax = hmax8(m);
+		const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+		const __m256 idv = _mm256_set1_ps(id);
+
+		y[b].d = _cvtss_sh(amax / 127.0f, 0);
+		__m256i q0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, idv));
+		__m256i q1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, idv));
+		__m256i q2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, idv));
+		__m256i q3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, idv));
+		/* packs work per 128-bit lane; order puts the dwords back */
+		__m256i q = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1),
+					       _mm256_packs_epi32(q2, q3));
+		q = _mm256_permutevar8x32_epi32(q, order);
+		_mm256_storeu_si256((__m256i *)y[b].qs, q);
+	}
+}
+
+/* Contract: kernels.h rmsnorm_fn.  The sum of squares is taken in double
+ * as in rmsnorm_scalar (exact products, different order), then the same
+ * float expressions; o may equal x. */
+void rmsnorm_avx2(float *o, const float *x, const float *w, int n, float eps)
+{
+	__m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+	int k;
+
+	for (k = 0; k + 8 <= n; k += 8) {
+		__m256 v = _mm256_loadu_ps(x + k);
+		__m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+		__m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+		s0 = _mm256_fmadd_pd(lo, lo, s0);
+		s1 = _mm256_fmadd_pd(hi, hi, s1);
+	}
+	if (k < n) {
+		__m256 v = _mm256_maskload_ps(x + k, tail_mask(n - k));
+		__m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+		__m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+		s0 = _mm256_fmadd_pd(lo, lo, s0);
+		s1 = _mm256_fmadd_pd(hi, hi, s1);
+	}
+	const double ss = hsum4d(_mm256_add_pd(s0, s1));
+	const __m256 scale = _mm256_set1_ps(1.0f / sqrtf((float)(ss / n) + eps));
+
+	for (k = 0; k + 8 <= n; k += 8) {
+		__m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + k), scale);
+		_mm256_storeu_ps(o + k, _mm256_mul_ps(v, _mm256_loadu_ps(w + k)));
+	}
+	if (k < n) {
+		__m256i m = tail_mask(n - k);
+		__m256 v = _mm256_mul_ps(_mm256_maskload_ps(x + k, m), scale);
+		_mm256_maskstore_ps(o + k, m,
+				    _mm256_mul_ps(v, _mm256_maskload_ps(w + k, m)));
+	}
+}
+
+/* Contract: kernels.h softmax_fn.  As softmax_scalar, with vexp for expf
+ * (so each result within a few ulp of the scalar's); the sum is in double.
+ * -inf entries (masked positions) give 0. */
+void softmax_avx2(float *x, int n)
+{
+	__m256 mv = _mm256_set1_ps(-INFINITY);
+	__m256d s0 = _mm256_setzero_pd();
+	int k;
+
+	for (k = 0; k + 8 <= n; k += 8)
+		mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + k));
+	if (k < n) {
+		__m256i m = tail_mask(n - k);
+		__m256 v = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY),
+					    _mm256_maskload_ps(x + k, m),
+					    _mm256_castsi256_ps(m));
+		mv = _mm256_max_ps(mv, v);
+	}
+	mv = _mm256_set1_ps(hmax8(mv));
+
+	for (k = 0; k + 8 <= n; k += 8) {
+		__m256 e = vexp(_mm256_sub_ps(_mm256_loadu_ps(x + k), mv));
+		_mm256_storeu_ps(x + k, e);
+		s0 = add_wide(s0, e);
+	}
+	if (k < n) {
+		__m256i m = tail_mask(n - k);
+		__m256 e = vexp(_mm256_sub_ps(_mm256_maskload_ps(x + k, m), mv));
+		e = _mm256_and_ps(e, _mm256_castsi256_ps(m));
+		_mm256_maskstore_ps(x + k, m, e);
+		s0 = add_wide(s0, e);
+	}
+	const __m256 inv = _mm256_set1_ps((float)(1.0 / hsum4d(s0)));
+
+	for (k = 0; k + 8 <= n; k += 8)
+		_mm256_storeu_ps(x + k, _mm256_mul_ps(_mm256_loadu_ps(x + k), inv));
+	if (k < n) {
+		__m256i m = tail_mask(n - k);
+		_mm256_maskstore_ps(x + k, m,
+				    _mm256_mul_ps(_mm256_maskload_ps(x + k, m), inv));
+	}
+}
+
+/* Contract: kernels.h dot_fn.  Four 8-lane FMA accumulators. */
+float dot_avx2(const float *a, const float *b, int n)
+{
+	__m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+	__m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+	int k;
+
+	for (k = 0; k + 32 <= n; k += 32) {
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), s0);
+		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8),
+				     _mm256_loadu_ps(b + k + 8), s1);
+		s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 16),
+				     _mm256_loadu_ps(b + k + 16), s2);
+		s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 24),
+				     _mm256_loadu_ps(b + k + 24), s3);
+	}
+	for (; k + 8 <= n; k += 8)
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), s0);
+	if (k < n) {
+		__m256i m = tail_mask(n - k);
+		s1 = _mm256_fmadd_ps(_mm256_maskload_ps(a + k, m),
+				     _mm256_maskload_ps(b + k, m), s1);
+	}
+	return hsum8(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+}
+
+/* Contract: kernels.h axpy_fn.  Multiply then add, not FMA, so the result
+ * is bit-identical to axpy_scalar. */
+void axpy_avx2(float *y, float a, const float *x, int n)
+{
+	const __m256 av = _mm256_set1_ps(a);
+	int k;
+
+	for (k = 0; k + 8 <= n; k += 8)
+		_mm256_storeu_ps(y + k, _mm256_add_ps(_mm256_loadu_ps(y + k),
+			_mm256_mul_ps(av, _mm256_loadu_ps(x + k))));
+	if (k < n) {
+		__m256i m = tail_mask(n - k);
+		_mm256_maskstore_ps(y + k, m, _mm256_add_ps(_mm256_maskload_ps(y + k, m),
+			_mm256_mul_ps(av, _mm256_maskload_ps(x + k, m))));
+	}
+}
+
+/* GELU (tanh form) with tanh(y) = 1 - 2 / (e^2y + 1); same expression
+ * tree as gelu_exact otherwise.  The tanh is accurate to ~1e-7 absolute
+ * (not relative near 0), hence KIND_APPROX. */
+AI __m256 gelu8(__m256 x)
+{
+	const __m256 one = _mm256_set1_ps(1.0f);
+	__m256 y = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.79788456080286535588f), x),
+		_mm256_add_ps(one, _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.044715f), x), x)));
+	__m256 t = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f),
+		_mm256_add_ps(vexp(_mm256_add_ps(y, y)), one)));
+
+	return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(one, t));
+}
+
+/* x / (1 + e^-x), as silu_exact with vexp. */
+AI __m256 silu8(__m256 x)
+{
+	__m256 e = vexp(_mm256_xor_ps(x, _mm256_set1_ps(-0.0f)));
+
+	return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+}
+
+/* g = act(g) * u over n entries, with the tail masked. */
+#define GLU_AVX2(name, ACT)                                                    \
+	void name(float *g, const float *u, int n)                             \
+	{                                                                      \
+		int k;                                                         \
+		for (k = 0; k + 8 <= n; k += 8)                                \
+			_mm256_storeu_ps(g + k, _mm256_mul_ps(                 \
+				ACT(_mm256_loadu_ps(g + k)), _mm256_loadu_ps(u + k))); \
+		if (k < n) {                                                   \
+			__m256i m = tail_mask(n - k);                          \
+			_mm256_maskstore_ps(g + k, m, _mm256_mul_ps(           \
+				ACT(_mm256_maskload_ps(g + k, m)),             \
+				_mm256_maskload_ps(u + k, m)));                \
+		}                                                              \
+	}
+
+/* Contract: kernels.h glu_fn. */
+GLU_AVX2(gelu_avx2, gelu8)
+GLU_AVX2(silu_avx2, silu8)

@@ -1,0 +1,209 @@
+/* registry.c - the variant tables (best first, reference last) and the
+ * run-time selection.  Built without ISA flags: it only takes addresses. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cpu.h"
+#include "variants.h"
+
+#define REF(nm, member, f) { .name = nm, .kind = KIND_REFERENCE, .fn.member = f }
+#define EXACT(nm, nd, member, f) \
+	{ .name = nm, .needs = nd, .kind = KIND_EXACT, .fn.member = f }
+#define APPROX(nm, nd, bound, member, f) \
+	{ .name = nm, .needs = nd, .kind = KIND_APPROX, .err_bound = bound, \
+	  .fn.member = f }
+
+/* What each per-ISA object may execute: every feature its compile flags
+ * enable (see the Makefile), since the compiler is free to use any of
+ * them, not only the intrinsics written.  ops/avx512.c is the exception:
+ * it has no int8 dot product for the compiler to turn into VNNI, so it
+ * runs on AVX-512 parts without VNNI (Skylake-SP). */
+/* Haswell+, Zen 1+ */
+#define NEEDS_AVX2 (CPU_AVX | CPU_AVX2 | CPU_FMA | CPU_F16C)
+/* Alder Lake+ client, Sapphire Rapids+, Zen 5 */
+#define NEEDS_AVXVNNI (NEEDS_AVX2 | CPU_AVXVNNI)
+/* Skylake-SP+, Ice Lake, Zen 4+ */
+#define NEEDS_AVX512 (NEEDS_AVX2 | CPU_AVX512F | CPU_AVX512BW | CPU_AVX512VL)
+/* Cascade Lake+, Ice Lake, Zen 4+ */
+#define NEEDS_AVX512VNNI (NEEDS_AVX512 | CPU_AVX512VNNI)
+
+/* gelu via vexp: worst 2.07e-7 (units below) over every third float in
+ * [-64, 64] (7.4e8 points, u = 1); declared with a 2x margin. */
+#define GELU_VEXP_BOUND 4e-7
+
+/* KIND_EXACT float variants differ from the reference only in rounding;
+ * the bounds they are held to are stated in tests/test_variants.c.
+ * err_bound of the GLU ops (g = act(g) * u) is in units of
+ * max(1, |g|) * max(1, |u|): the abs error allowed for g, u in [-1, 1],
+ * growing with them beyond. */
+static const struct variant matmul_q8_tab[] = {
+	EXACT("avx512vnni_4blk", NEEDS_AVX512VNNI, matmul_q8, matmul_q8_avx512vnni_4blk),
+	EXACT("avx512vnni", NEEDS_AVX512VNNI, matmul_q8, matmul_q8_avx512vnni),
+	EXACT("avxvnni", NEEDS_AVXVNNI, matmul_q8, matmul_q8_avxvnni),
+	EXACT("avx2", NEEDS_AVX2, matmul_q8, matmul_q8_avx2),
+	REF("scalar", matmul_q8, matmul_q8_scalar),
+	{ 0 }
+};
+static const struct variant matmul_f16_tab[] = {
+	EXACT("avx2", NEEDS_AVX2, matmul_h, matmul_f16_avx2),
+	REF("scalar", matmul_h, matmul_f16_scalar),
+	{ 0 }
+};
+static const struct variant matmul_bf16_tab[] = {
+	EXACT("avx2", NEEDS_AVX2, matmul_h, matmul_bf16_avx2),
+	REF("scalar", matmul_h, matmul_bf16_scalar),
+	{ 0 }
+};
+static const struct variant matmul_f32_tab[] = {
+	EXACT("avx2", NEEDS_AVX2, matmul_f32, matmul_f32_avx2),
+	REF("scalar", matmul_f32, matmul_f32_scalar),
+	{ 0 }
+};
+static const struct variant quantize_tab[] = {
+	EXACT("avx512", NEEDS_AVX512, quantize, quantize_avx512),
+	EXACT("avx2", NEEDS_AVX2, quantize, quantize_avx2),
+	REF("scalar", quantize, quantize_scalar),
+	{ 0 }
+};
+static const struct variant rmsnorm_tab[] = {
+	EXACT("avx512", NEEDS_AVX512, rmsnorm, rmsnorm_avx512),
+	EXACT("avx2", NEEDS_AVX2, rmsnorm, rmsnorm_avx2),
+	REF("scalar", rmsnorm, rmsnorm_scalar),
+	{ 0 }
+};
+static const struct variant softmax_tab[] = {
+	EXACT("avx512", NEEDS_AVX512, softmax, softmax_avx512),
+	EXACT("avx2", NEEDS_AVX2, softmax, softmax_avx2),
+	REF("scalar", softmax, softmax_scalar),
+	{ 0 }
+};
+static const struct variant dot_tab[] = {
+	EXACT("avx512", NEEDS_AVX512, dot, dot_avx512),
+	EXACT("avx2", NEEDS_AVX2, dot, dot_avx2),
+	REF("scalar", dot, dot_scalar),
+	{ 0 }
+};
+static const struct variant axpy_tab[] = {
+	EXACT("avx512", NEEDS_AVX512, axpy, axpy_avx512),
+	EXACT("avx2", NEEDS_AVX2, axpy, axpy_avx2),
+	REF("scalar", axpy, axpy_scalar),
+	{ 0 }
+};
+static const struct variant gelu_tab[] = {
+	APPROX("avx512", NEEDS_AVX512, GELU_VEXP_BOUND, glu, gelu_avx512),
+	APPROX("avx2", NEEDS_AVX2, GELU_VEXP_BOUND, glu, gelu_avx2),
+	/* 2^-11 (1.13 + 1) = 1.04e-3: see gelu_fp16 */
+	APPROX("fp16", 0, 1.1e-3, glu, gelu_fp16),
+	REF("exact", glu, gelu_exact),
+	{ 0 }
+};
+static const struct variant silu_tab[] = {
+	EXACT("avx512", NEEDS_AVX512, glu, silu_avx512),
+	EXACT("avx2", NEEDS_AVX2, glu, silu_avx2),
+	REF("exact", glu, silu_exact),
+	{ 0 }
+};
+static const struct variant rope_tab[] = {
+	REF("computed", rope, rope_computed),
+	{ 0 }
+};
+
+const struct op_desc kernel_ops[OP_COUNT] = {
+	[OP_MATMUL_Q8] = { "matmul_q8", matmul_q8_tab },
+	[OP_MATMUL_F16] = { "matmul_f16", matmul_f16_tab },
+	[OP_MATMUL_BF16] = { "matmul_bf16", matmul_bf16_tab },
+	[OP_MATMUL_F32] = { "matmul_f32", matmul_f32_tab },
+	[OP_QUANTIZE] = { "quantize", quantize_tab },
+	[OP_RMSNORM] = { "rmsnorm", rmsnorm_tab },
+	[OP_SOFTMAX] = { "softmax", softmax_tab },
+	[OP_DOT] = { "dot", dot_tab },
+	[OP_AXPY] = { "axpy", axpy_tab },
+	[OP_GELU] = { "gelu", gelu_tab },
+	[OP_SILU] = { "silu", silu_tab },
+	[OP_ROPE] = { "rope", rope_tab },
+};
+
+const char *variant_unusable(const struct variant *v)
+{
+	static _Thread_local char why[160];
+	const struct cpu_info *ci = cpu_get();
+	uint32_t missing = v->needs & ~ci->features;
+	char names[120];
+
+	if (!missing)
+		return NULL;
+	cpu_features_str(missing, names, sizeof names);
+	if (!(v->needs & ~ci->hw))
+		snprintf(why, sizeof why, "%s hidden by Q8TUNE_CPU_MASK=%s",
+			 names, ci->mask_name ? ci->mask_name : "");
+	else
+		snprintf(why, sizeof why, "CPU lacks %s", names);
+	return why;
+}
+
+const struct variant *variant_find(enum op_id op, const char *name)
+{
+	for (const struct variant *v = kernel_ops[op].variants; v->name; v++)
+		if (!strcmp(v->name, name))
+			return v;
+	return NULL;
+}
+
+int kernels_set(struct kernels *k, enum op_id op, const char *name,
+		char *err, size_t errlen)
+{
+	const struct variant *v = variant_find(op, name);
+	const char *why;
+
+	if (!v) {
+		snprintf(err, errlen, "op %s has no variant '%s'",
+			 kernel_ops[op].name, name);
+		return -1;
+	}
+	if ((why = variant_unusable(v))) {
+		snprintf(err, errlen, "variant %s/%s cannot run here: %s",
+			 kernel_ops[op].name, name, why);
+		return -1;
+	}
+	k->v[op] = v;
+	return 0;
+}
+
+static int debug_enabled(void)
+{
+	const char *d = getenv("Q8TUNE_DEBUG");
+	return d && *d && strcmp(d, "0");
+}
+
+int kernels_default(struct kernels *k, char *err, size_t errlen)
+{
+	for (int op = 0; op < OP_COUNT; op++) {
+		char env[64];
+		const char *src = "first usable";
+
+		k->v[op] = NULL;
+		for (const struct variant *v = kernel_ops[op].variants; v->name; v++)
+			if (!variant_unusable(v)) {
+				k->v[op] = v;
+				break;
+			}
+		/* the reference kinds have no needs, so one is always usable */
+		snprintf(env, sizeof env, "Q8TUNE_%s", kernel_ops[op].name);
+		for (char *c = env; *c; c++)
+			*c = (char)toupper((unsigned char)*c);
+		const char *over = getenv(env);
+		if (over && *over) {
+			if (kernels_set(k, (enum op_id)op, over, err, errlen) < 0) {
+				size_t n = strlen(err);
+				snprintf(err + n, errlen - n, " (from %s)", env);
+				return -1;
+			}
+			src = env;
+		}
+		if (debug_enabled())
+			fprintf(stderr, "q8tune: %s = %s (%s)\n",
+				kernel_ops[op].name, k->v[op]->name, src);
+	}
+	return 0;
+}

@@ -1,0 +1,73 @@
+/* variants.h - every variant function, for kernels/registry.c and the
+ * per-ISA files that define them.  Nothing outside kernels/ includes this:
+ * the rest of the project reaches variants through the tables. */
+#ifndef Q8TUNE_VARIANTS_H
+#define Q8TUNE_VARIANTS_H
+
+#include "kernels.h"
+
+/* kernels/matmul/scalar.c: the specification */
+void matmul_q8_scalar(const block_q8_0 *w, const block_q8_0 *x, float *y,
+		      int nb, int r0, int r1, int nt, int ldy);
+void matmul_f16_scalar(const uint16_t *w, const uint16_t *x, float *y,
+		       int n, int r0, int r1, int nt, int ldy);
+void matmul_bf16_scalar(const uint16_t *w, const uint16_t *x, float *y,
+			int n, int r0, int r1, int nt, int ldy);
+void matmul_f32_scalar(const float *w, const float *x, float *y, int n,
+		       int r0, int r1, int nt, int ldy);
+
+/* kernels/ops/scalar.c */
+void quantize_scalar(const float *x, block_q8_0 *y, int n);
+void rmsnorm_scalar(float *o, const float *x, const float *w, int n,
+		    float eps);
+void softmax_scalar(float *x, int n);
+float dot_scalar(const float *a, const float *b, int n);
+void axpy_scalar(float *y, float a, const float *x, int n);
+void gelu_exact(float *g, const float *u, int n);
+void gelu_fp16(float *g, const float *u, int n);
+void silu_exact(float *g, const float *u, int n);
+void rope_computed(float *x, int n_head, int head_dim, int pos,
+		   const struct rope_tab *t);
+
+/* kernels/matmul/avx2.c (AVX2 + FMA + F16C) */
+void matmul_q8_avx2(const block_q8_0 *w, const block_q8_0 *x, float *y,
+		    int nb, int r0, int r1, int nt, int ldy);
+void matmul_f16_avx2(const uint16_t *w, const uint16_t *x, float *y,
+		     int n, int r0, int r1, int nt, int ldy);
+void matmul_bf16_avx2(const uint16_t *w, const uint16_t *x, float *y,
+		      int n, int r0, int r1, int nt, int ldy);
+void matmul_f32_avx2(const float *w, const float *x, float *y, int n,
+		     int r0, int r1, int nt, int ldy);
+
+/* kernels/matmul/avxvnni.c (AVX2 + AVX-VNNI, VEX) */
+void matmul_q8_avxvnni(const block_q8_0 *w, const block_q8_0 *x, float *y,
+		       int nb, int r0, int r1, int nt, int ldy);
+
+/* kernels/matmul/avx512vnni.c (AVX-512 F/BW/VL/VNNI) */
+void matmul_q8_avx512vnni(const block_q8_0 *w, const block_q8_0 *x,
+			  float *y, int nb, int r0, int r1, int nt, int ldy);
+void matmul_q8_avx512vnni_4blk(const block_q8_0 *w, const block_q8_0 *x,
+			       float *y, int nb, int r0, int r1, int nt,
+			       int ldy);
+
+/* kernels/ops/avx2.c (AVX2 + FMA + F16C) */
+void quantize_avx2(const float *x, block_q8_0 *y, int n);
+void rmsnorm_avx2(float *o, const float *x, const float *w, int n,
+		  float eps);
+void softmax_avx2(float *x, int n);
+float dot_avx2(const float *a, const float *b, int n);
+void axpy_avx2(float *y, float a, const float *x, int n);
+void gelu_avx2(float *g, const float *u, int n);
+void silu_avx2(float *g, const float *u, int n);
+
+/* kernels/ops/avx512.c (AVX-512 F/BW/VL) */
+void quantize_avx512(const float *x, block_q8_0 *y, int n);
+void rmsnorm_avx512(float *o, const float *x, const float *w, int n,
+		    float eps);
+void softmax_avx512(float *x, int n);
+float dot_avx512(const float *a, const float *b, int n);
+void axpy_avx512(float *y, float a, const float *x, int n);
+void gelu_avx512(float *g, const float *u, int n);
+void silu_avx512(float *g, const float *u, int n);
+
+#endif

@@ -1,0 +1,1076 @@
+/* test_variants.c - every registered variant against its op's reference.
+ *
+ * Walks kernel_ops[] (the production tables, as lib/raid6's test walks
+ * its algos), skips with a printed reason what this CPU (or
+ * Q8TUNE_CPU_MASK) cannot run, and compares each remaining variant with
+ * the op's KIND_REFERENCE entry on random inputs over awkward sizes.
+ * Outputs are poisoned first (NaN floats, 0xee / 0x11 bytes) and guarded
+ * on both sides, so unwritten elements and stray writes are caught.
+ *
+ * Each variant runs with a fixed seed and a fresh one (time ^ pid, or
+ * Q8TUNE_TEST_SEED=<n> to replay a failure); both are printed.
+ *
+ * Bounds (u = 2^-24, the unit roundoff of float):
+ *   matmul_q8  unit scales, nb <= 32: exact (every partial sum is an
+ *              integer below 2^24, so any summation order gives the same
+ *              float; this checks the integer block sums bit for bit, also
+ *              against an independent int64 sum).  Random scales:
+ *              |y - ref| <= (2 nb + 16) u S + 1e-37, S = sum over blocks of
+ *              |d_w d_x| sum_j |w_j x_j|: both sides sum exact terms
+ *              (d_w d_x is exact in float) over trees of depth <= nb + 8.
+ *   matmul_f16/bf16/f32: |y - ref| <= (2 n + 32) u sum_i |w_i x_i| + 1e-37.
+ *   quantize   bit-exact bytes, every byte written, nothing else touched.
+ *   rmsnorm    |o - ref| <= 8 u |ref| + 1e-37 (the double sums of squares
+ *              differ only in order; at most one ulp of the scale).
+ *   softmax    |y - ref| <= 16 u |ref| + 2^-140 (vexp <= 1 ulp from expf).
+ *   dot        |s - ref| <= (2 n + 32) u sum_i |a_i b_i| + 1e-37.
+ *   axpy       bit-exact (multiply then add, as the reference).
+ *   silu       |g - ref| <= 16 u |ref| + 1e-37.
+ *   KIND_APPROX GLU ops: |g - ref| <= err_bound max(1, |g|) max(1, |u|);
+ *   KIND_APPROX elsewhere: the bound above or err_bound, the larger. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include "common.h"
+#include <criterion/parameterized.h>
+#include "cpu.h"
+#include "kernels.h"
+
+#define U24 (1.0 / 16777216.0)
+#define GUARD 19		/* poisoned elements either side of outputs */
+#define MAX_SHOWN 5		/* mismatches printed per run */
+
+/* --- randomness -------------------------------------------------------- */
+
+struct rng {
+	uint64_t s;
+};
+
+static uint64_t rng_u64(struct rng *g)
+{
+	uint64_t z = (g->s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, 1). */
+static double rng_unit(struct rng *g)
+{
+	return (double)(rng_u64(g) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* Uniform in [lo, hi]. */
+static int rng_int(struct rng *g, int lo, int hi)
+{
+	return lo + (int)(rng_u64(g) % (uint64_t)(hi - lo + 1));
+}
+
+static float rng_float(struct rng *g, double lo, double hi)
+{
+	return (float)(lo + (hi - lo) * rng_unit(g));
+}
+
+/* --- reporting --------------------------------------------------------- */
+
+/* The outcome of comparing one variant with the reference. */
+struct check {
+	const char *op, *name;
+	uint64_t seed;
+	int quiet;		/* self-tests: count, do not print */
+	long checks, fails;
+	double worst;		/* worst |err| / bound (0 when all exact) */
+	double worst_abs;	/* worst |err| */
+	char first[320];	/* first failure */
+};
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	cr_log_info("%s", buf);
+	printf("%s\n", buf);
+	fflush(stdout);
+}
+
+static void fail(struct check *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void fail(struct check *c, const char *fmt, ...)
+{
+	char buf[320];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (!c->fails)
+		snprintf(c->first, sizeof c->first, "%s", buf);
+	if (!c->quiet && c->fails < MAX_SHOWN)
+		say("  FAIL %s/%s seed %#llx: %s", c->op, c->name,
+		    (unsigned long long)c->seed, buf);
+	c->fails++;
+}
+
+static const uint32_t poison_bits = 0x7fc0deadu;	/* a quiet NaN */
+
+static float poison(void)
+{
+	float f;
+
+	memcpy(&f, &poison_bits, 4);
+	return f;
+}
+
+static int is_poison(float f)
+{
+	uint32_t b;
+
+	memcpy(&b, &f, 4);
+	return b == poison_bits;
+}
+
+/* n floats with GUARD poisoned floats either side; returns the first of
+ * the n, all poisoned.  Free with free_guarded. */
+static float *alloc_guarded(size_t n)
+{
+	float *p = malloc((n + 2 * GUARD) * sizeof *p);
+
+	cr_assert(p, "out of memory");
+	for (size_t i = 0; i < n + 2 * GUARD; i++)
+		p[i] = poison();
+	return p + GUARD;
+}
+
+static void free_guarded(float *p)
+{
+	free(p - GUARD);
+}
+
+/* The guards around p (n floats) must still be poison. */
+static void check_guards(struct check *c, const float *p, size_t n,
+			 const char *what)
+{
+	for (int i = 1; i <= GUARD; i++) {
+		if (!is_poison(p[-i]))
+			fail(c, "%s: wrote %d before the start", what, i);
+		if (!is_poison(p[n + i - 1]))
+			fail(c, "%s: wrote %d past the end (n=%zu)", what, i, n);
+	}
+}
+
+/* One output element: got vs the reference want, allowed |diff| <= tol. */
+static void cmp(struct check *c, float got, float want, double tol,
+		const char *what, long i, long j)
+{
+	double err;
+
+	c->checks++;
+	if (is_poison(got)) {
+		fail(c, "%s[%ld,%ld] not written (still poison)", what, i, j);
+		return;
+	}
+	if (isnan(got) || isnan(want)) {
+		fail(c, "%s[%ld,%ld] = %g, reference %g", what, i, j, got, want);
+		return;
+	}
+	err = got == want ? 0.0 : fabs((double)got - (double)want);
+	if (err > c->worst_abs)
+		c->worst_abs = err;
+	if (err > 0 && (tol <= 0 || err / tol > c->worst))
+		c->worst = tol > 0 ? err / tol : INFINITY;
+	if (!(err <= tol))
+		fail(c, "%s[%ld,%ld] = %.9g, reference %.9g: |diff| %.3g > bound %.3g",
+		     what, i, j, got, want, err, tol);
+}
+
+/* The bound of a KIND_APPROX variant outside the GLU ops. */
+static double widen(const struct variant *v, double tol)
+{
+	return v->kind == KIND_APPROX && v->err_bound > tol ? v->err_bound : tol;
+}
+
+/* --- matmul_q8 --------------------------------------------------------- */
+
+static const int awkward[] = { 1, 3, 7, 17, 31, 33, 127 };
+#define N_AWKWARD (int)(sizeof awkward / sizeof awkward[0])
+
+/* A random fp16 scale: mostly positive, magnitudes 2^-20 .. 4, so fp16
+ * subnormals and negative scales (hostile files) occur too. */
+static uint16_t rand_scale(struct rng *g)
+{
+	float v = ldexpf(1.0f + (float)rng_unit(g), rng_int(g, -20, 1));
+
+	return f32_to_fp16(rng_int(g, 0, 7) ? v : -v);
+}
+
+/* n random blocks with quants in [lo, 127]; some blocks all lo or all 127,
+ * so the largest block sums (and maddubs' largest pairs) are reached. */
+static void fill_q8(struct rng *g, block_q8_0 *b, size_t n, int unit, int lo)
+{
+	for (size_t i = 0; i < n; i++) {
+		int kind = rng_int(g, 0, 7);
+
+		b[i].d = unit ? 0x3c00 : rand_scale(g);	/* 0x3c00 = 1.0 */
+		for (int j = 0; j < QK8_0; j++)
+			b[i].qs[j] = (int8_t)(kind == 0 ? lo : kind == 1 ? 127 :
+					      kind == 2 ? (rng_int(g, 0, 1) ? lo : 127) :
+					      rng_int(g, lo, 127));
+	}
+}
+
+/* Rows [r0, r1) of ldy: a sub-range a third of the time the full range,
+ * sometimes empty; ldy >= rows, usually larger. */
+static void rand_range(struct rng *g, int rows, int *r0, int *r1, int *ldy)
+{
+	int k = rng_int(g, 0, 5);
+
+	if (k < 2) {
+		*r0 = 0;
+		*r1 = rows;
+	} else {
+		*r0 = rng_int(g, 0, rows);
+		*r1 = k == 2 ? *r0 : rng_int(g, *r0, rows);
+	}
+	*ldy = rows + (rng_int(g, 0, 3) ? rng_int(g, 1, 5) : 0);
+}
+
+/* One matmul_q8 case; unit: all scales 1.0 (exact integer mode). */
+static void q8_case(const struct variant *v, const struct variant *ref,
+		    struct check *c, struct rng *g, int rows, int nb, int nt,
+		    int unit)
+{
+	block_q8_0 *w = malloc((size_t)rows * nb * sizeof *w);
+	block_q8_0 *x = malloc((size_t)nt * nb * sizeof *x);
+	int r0, r1, ldy;
+	const int exact = unit && nb <= 32;
+
+	cr_assert(w && x, "out of memory");
+	fill_q8(g, w, (size_t)rows * nb, unit, -128);	/* files may hold -128 */
+	fill_q8(g, x, (size_t)nt * nb, unit, -127);	/* our quantizer's range */
+	rand_range(g, rows, &r0, &r1, &ldy);
+
+	const size_t ny = (size_t)nt * ldy;
+	float *y = alloc_guarded(ny), *yr = alloc_guarded(ny);
+
+	v->fn.matmul_q8(w, x, y, nb, r0, r1, nt, ldy);
+	ref->fn.matmul_q8(w, x, yr, nb, r0, r1, nt, ldy);
+	check_guards(c, y, ny, "y");
+	for (int t = 0; t < nt; t++)
+		for (int r = 0; r < ldy; r++) {
+			size_t k = (size_t)t * ldy + r;
+
+			if (r < r0 || r >= r1) {
+				if (!is_poison(y[k]))
+					fail(c, "y[%d,%d] written outside rows [%d,%d) "
+					     "(rows %d nb %d nt %d ldy %d)",
+					     t, r, r0, r1, rows, nb, nt, ldy);
+				if (!is_poison(yr[k]))
+					fail(c, "reference wrote y[%d,%d] outside rows", t, r);
+				continue;
+			}
+			const block_q8_0 *wr = w + (size_t)r * nb;
+			const block_q8_0 *xt = x + (size_t)t * nb;
+			int64_t isum = 0;
+			double s = 0;
+
+			for (int b = 0; b < nb; b++) {
+				int64_t bs = 0, ba = 0;
+				for (int j = 0; j < QK8_0; j++) {
+					bs += wr[b].qs[j] * xt[b].qs[j];
+					ba += abs(wr[b].qs[j] * xt[b].qs[j]);
+				}
+				isum += bs;
+				s += fabs((double)fp16_to_f32(wr[b].d) *
+					  fp16_to_f32(xt[b].d)) * (double)ba;
+			}
+			if (exact) {
+				/* the reference too must equal the integer sum */
+				if (yr[k] != (float)isum)
+					fail(c, "reference y[%d,%d] = %.9g, integer sum %lld",
+					     t, r, yr[k], (long long)isum);
+				cmp(c, y[k], (float)isum, 0.0, "y", t, r);
+			} else {
+				cmp(c, y[k], yr[k],
+				    widen(v, (2.0 * nb + 16) * U24 * s + 1e-37), "y", t, r);
+			}
+		}
+	if (c->fails && !c->quiet && c->fails <= MAX_SHOWN)
+		say("  (case rows %d nb %d nt %d r0 %d r1 %d ldy %d%s)", rows, nb,
+		    nt, r0, r1, ldy, unit ? " unit scales" : "");
+	free_guarded(y);
+	free_guarded(yr);
+	free(w);
+	free(x);
+}
+
+static void check_matmul_q8(const struct variant *v, const struct variant *ref,
+			    struct check *c)
+{
+	static const int nbs[] = { 1, 2, 3, 5, 8, 24 };
+	static const int model[][2] = {		/* rows, nb: (rows x K) */
+		{ 768, 24 }, { 256, 24 }, { 2304, 24 }, { 768, 72 },
+	};
+	static const int model_nt[] = { 1, 5, 64 };
+	struct rng g = { c->seed };
+
+	for (int unit = 0; unit < 2; unit++)
+		for (int a = 0; a < N_AWKWARD; a++)
+			for (int b = 0; b < N_AWKWARD; b++)
+				for (size_t k = 0; k < sizeof nbs / sizeof nbs[0]; k++)
+					q8_case(v, ref, c, &g, awkward[a], nbs[k],
+						awkward[b], unit);
+	for (size_t m = 0; m < sizeof model / sizeof model[0]; m++)
+		for (size_t k = 0; k < sizeof model_nt / sizeof model_nt[0]; k++)
+			for (int unit = 0; unit < 2; unit++)
+				q8_case(v, ref, c, &g, model[m][0], model[m][1],
+					model_nt[k], unit);
+}
+
+/* --- float matmuls ----------------------------------------------------- */
+
+enum fkind { FK_F16, FK_BF16, FK_F32 };
+
+static float fk_get(enum fkind k, const void *p, size_t i)
+{
+	switch (k) {
+	case FK_F16:
+		return fp16_to_f32(((const uint16_t *)p)[i]);
+	case FK_BF16:
+		return bf16_to_f32(((const uint16_t *)p)[i]);
+	default:
+		return ((const float *)p)[i];
+	}
+}
+
+/* n random values of kind k in [-2, 2], a few tiny (fp16 subnormals). */
+static void *fk_fill(struct rng *g, enum fkind k, size_t n)
+{
+	void *p = malloc(n * (k == FK_F32 ? 4 : 2) + 1);
+
+	cr_assert(p, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		float f = rng_float(g, -2, 2);
+		uint32_t bits;
+
+		if (rng_int(g, 0, 15) == 0)
+			f *= 1e-5f;
+		memcpy(&bits, &f, 4);
+		if (k == FK_F16)
+			((uint16_t *)p)[i] = f32_to_fp16(f);
+		else if (k == FK_BF16)
+			((uint16_t *)p)[i] = (uint16_t)(bits >> 16);
+		else
+			((float *)p)[i] = f;
+	}
+	return p;
+}
+
+static void fmm_case(const struct variant *v, const struct variant *ref,
+		     struct check *c, struct rng *g, enum fkind k, int rows,
+		     int n, int nt)
+{
+	void *w = fk_fill(g, k, (size_t)rows * n), *x = fk_fill(g, k, (size_t)nt * n);
+	int r0, r1, ldy;
+
+	rand_range(g, rows, &r0, &r1, &ldy);
+
+	const size_t ny = (size_t)nt * ldy;
+	float *y = alloc_guarded(ny), *yr = alloc_guarded(ny);
+
+	if (k == FK_F32) {
+		v->fn.matmul_f32(w, x, y, n, r0, r1, nt, ldy);
+		ref->fn.matmul_f32(w, x, yr, n, r0, r1, nt, ldy);
+	} else {
+		v->fn.matmul_h(w, x, y, n, r0, r1, nt, ldy);
+		ref->fn.matmul_h(w, x, yr, n, r0, r1, nt, ldy);
+	}
+	check_guards(c, y, ny, "y");
+	for (int t = 0; t < nt; t++)
+		for (int r = 0; r < ldy; r++) {
+			size_t o = (size_t)t * ldy + r;
+			double s = 0;
+
+			if (r < r0 || r >= r1) {
+				if (!is_poison(y[o]))
+					fail(c, "y[%d,%d] written outside rows [%d,%d) "
+					     "(rows %d n %d nt %d ldy %d)",
+					     t, r, r0, r1, rows, n, nt, ldy);
+				continue;
+			}
+			for (int i = 0; i < n; i++)
+				s += fabs((double)fk_get(k, w, (size_t)r * n + i) *
+					  fk_get(k, x, (size_t)t * n + i));
+			cmp(c, y[o], yr[o], widen(v, (2.0 * n + 32) * U24 * s + 1e-37),
+			    "y", t, r);
+		}
+	free_guarded(y);
+	free_guarded(yr);
+	free(w);
+	free(x);
+}
+
+static void check_fmm(const struct variant *v, const struct variant *ref,
+		      struct check *c, enum fkind k)
+{
+	static const int ns[] = { 1, 3, 7, 8, 9, 17, 31, 33, 64, 127, 771 };
+	static const int nts[] = { 1, 3, 7, 17, 33 };
+	struct rng g = { c->seed };
+
+	for (int a = 0; a < N_AWKWARD; a++)
+		for (size_t b = 0; b < sizeof nts / sizeof nts[0]; b++)
+			for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+				fmm_case(v, ref, c, &g, k, awkward[a], ns[i], nts[b]);
+	fmm_case(v, ref, c, &g, k, 768, 768, 1);
+	fmm_case(v, ref, c, &g, k, 256, 768, 5);
+}
+
+static void check_matmul_f16(const struct variant *v, const struct variant *ref,
+			     struct check *c)
+{
+	check_fmm(v, ref, c, FK_F16);
+}
+
+static void check_matmul_bf16(const struct variant *v, const struct variant *ref,
+			      struct check *c)
+{
+	check_fmm(v, ref, c, FK_BF16);
+}
+
+static void check_matmul_f32(const struct variant *v, const struct variant *ref,
+			     struct check *c)
+{
+	check_fmm(v, ref, c, FK_F32);
+}
+
+/* --- quantize ---------------------------------------------------------- */
+
+/* One block of activations of a random kind: plain noise at a random
+ * magnitude, all zero, one nonzero, exact .5 ties (amax = 127 makes
+ * id = 1), signed zeros, huge, tiny (but amax above 127 / FLT_MAX, below
+ * which the reference is undefined: see quantize_avx2). */
+static void fill_act_block(struct rng *g, float *x)
+{
+	int kind = rng_int(g, 0, 9);
+	float s = powf(10.0f, rng_float(g, -6, 4));
+
+	for (int j = 0; j < QK8_0; j++) {
+		switch (kind) {
+		case 0:
+			x[j] = 0.0f;
+			break;
+		case 1:
+			x[j] = j == 7 ? -s : 0.0f;
+			break;
+		case 2:
+			x[j] = (float)rng_int(g, -126, 125) + 0.5f;
+			break;
+		case 3:
+			x[j] = rng_int(g, 0, 1) ? -0.0f : rng_float(g, -1e-3, 1e-3);
+			break;
+		case 4:
+			x[j] = rng_float(g, -1e30, 1e30);
+			break;
+		case 5:
+			x[j] = rng_float(g, -1e-35, 1e-35);
+			break;
+		default:
+			x[j] = rng_float(g, -s, s);
+		}
+	}
+	if (kind == 2)
+		x[rng_int(g, 0, QK8_0 - 1)] = rng_int(g, 0, 1) ? 127.0f : -127.0f;
+}
+
+static void quant_case(const struct variant *v, const struct variant *ref,
+		       struct check *c, struct rng *g, int n)
+{
+	static const unsigned char poisons[] = { 0xee, 0x11 };
+	const int nb = n / QK8_0;
+	const size_t bytes = (size_t)(nb + 4) * sizeof(block_q8_0);
+	float *x = malloc((size_t)n * sizeof *x);
+	block_q8_0 *y = malloc(bytes), *yr = malloc(bytes);
+
+	cr_assert(x && y && yr, "out of memory");
+	for (int b = 0; b < nb; b++)
+		fill_act_block(g, x + (size_t)b * QK8_0);
+	/* two poisons, so a byte left unwritten cannot match by chance */
+	for (int p = 0; p < 2; p++) {
+		memset(y, poisons[p], bytes);
+		memset(yr, poisons[p], bytes);
+		v->fn.quantize(x, y + 2, n);
+		ref->fn.quantize(x, yr + 2, n);
+		c->checks += nb;
+		if (memcmp(y, yr, bytes)) {
+			const unsigned char *a = (const void *)y, *b = (const void *)yr;
+			size_t i = 0;
+
+			while (a[i] == b[i])
+				i++;
+			long blk = (long)(i / sizeof(block_q8_0)) - 2;
+			long off = (long)(i % sizeof(block_q8_0));
+			if (blk < 0 || blk >= nb)
+				fail(c, "n %d: wrote outside the %d blocks (block %ld byte %ld)",
+				     n, nb, blk, off);
+			else
+				fail(c, "n %d poison %#x: block %ld byte %ld = %#x, "
+				     "reference %#x (x[%ld..] first %.9g)", n, poisons[p],
+				     blk, off, a[i], b[i], blk * QK8_0,
+				     x[blk * QK8_0]);
+		}
+	}
+	free(x);
+	free(y);
+	free(yr);
+}
+
+static void check_quantize(const struct variant *v, const struct variant *ref,
+			   struct check *c)
+{
+	static const int ns[] = { 32, 64, 96, 160, 256, 768, 2304, 32 * 127 };
+	struct rng g = { c->seed };
+
+	for (int rep = 0; rep < 8; rep++)
+		for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+			quant_case(v, ref, c, &g, ns[i]);
+}
+
+/* --- element-wise and reductions --------------------------------------- */
+
+static const int lens[] = { 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33,
+			    63, 100, 127, 768, 2304, 4099 };
+#define N_LENS (int)(sizeof lens / sizeof lens[0])
+
+/* n floats uniform in [-s, s], s a random power of ten in [1e-3, 1e3]. */
+static float *rand_vec(struct rng *g, int n)
+{
+	float *p = alloc_guarded((size_t)n);
+	float s = powf(10.0f, (float)rng_int(g, -3, 3));
+
+	for (int i = 0; i < n; i++)
+		p[i] = rng_float(g, -s, s);
+	return p;
+}
+
+static float *copy_guarded(const float *src, int n)
+{
+	float *p = alloc_guarded((size_t)n);
+
+	memcpy(p, src, (size_t)n * sizeof *p);
+	return p;
+}
+
+static void check_rmsnorm(const struct variant *v, const struct variant *ref,
+			  struct check *c)
+{
+	struct rng g = { c->seed };
+
+	for (int rep = 0; rep < 4; rep++)
+		for (int i = 0; i < N_LENS; i++) {
+			const int n = lens[i];
+			const float eps = rep & 1 ? 1e-6f : 1e-5f;
+			float *x = rand_vec(&g, n), *w = rand_vec(&g, n);
+			float *o = alloc_guarded((size_t)n), *orf = alloc_guarded((size_t)n);
+			float *xi = copy_guarded(x, n), *xr = copy_guarded(x, n);
+
+			v->fn.rmsnorm(o, x, w, n, eps);
+			ref->fn.rmsnorm(orf, x, w, n, eps);
+			check_guards(c, o, (size_t)n, "o");
+			for (int k = 0; k < n; k++)
+				cmp(c, o[k], orf[k], widen(v, 8 * U24 * fabsf(orf[k]) + 1e-37),
+				    "o", n, k);
+			/* in place: o == x */
+			v->fn.rmsnorm(xi, xi, w, n, eps);
+			ref->fn.rmsnorm(xr, xr, w, n, eps);
+			check_guards(c, xi, (size_t)n, "o == x");
+			for (int k = 0; k < n; k++)
+				cmp(c, xi[k], xr[k], widen(v, 8 * U24 * fabsf(xr[k]) + 1e-37),
+				    "o==x", n, k);
+			free_guarded(x);
+			free_guarded(w);
+			free_guarded(o);
+			free_guarded(orf);
+			free_guarded(xi);
+			free_guarded(xr);
+		}
+}
+
+static void check_softmax(const struct variant *v, const struct variant *ref,
+			  struct check *c)
+{
+	struct rng g = { c->seed };
+
+	for (int rep = 0; rep < 6; rep++)
+		for (int i = 0; i < N_LENS; i++) {
+			const int n = lens[i];
+			float *x = alloc_guarded((size_t)n);
+
+			/* attention scores: moderate, wide (underflow to
+			 * subnormals and 0), and with masked -inf entries */
+			for (int k = 0; k < n; k++)
+				x[k] = rep % 3 == 0 ? rng_float(&g, -20, 20) :
+				       rep % 3 == 1 ? rng_float(&g, -200, 10) :
+				       rng_int(&g, 0, 3) ? rng_float(&g, -8, 8) : -INFINITY;
+			x[rng_int(&g, 0, n - 1)] = rng_float(&g, -5, 5);
+
+			float *xr = copy_guarded(x, n);
+
+			v->fn.softmax(x, n);
+			ref->fn.softmax(xr, n);
+			check_guards(c, x, (size_t)n, "x");
+			for (int k = 0; k < n; k++)
+				cmp(c, x[k], xr[k],
+				    widen(v, 16 * U24 * fabsf(xr[k]) + 0x1p-140), "x", n, k);
+			free_guarded(x);
+			free_guarded(xr);
+		}
+}
+
+static void check_dot(const struct variant *v, const struct variant *ref,
+		      struct check *c)
+{
+	struct rng g = { c->seed };
+
+	for (int rep = 0; rep < 4; rep++)
+		for (int i = -1; i < N_LENS; i++) {
+			const int n = i < 0 ? 0 : lens[i];
+			float *a = rand_vec(&g, n), *b = rand_vec(&g, n);
+			double s = 0;
+
+			for (int k = 0; k < n; k++)
+				s += fabs((double)a[k] * b[k]);
+			cmp(c, v->fn.dot(a, b, n), ref->fn.dot(a, b, n),
+			    widen(v, (2.0 * n + 32) * U24 * s + 1e-37), "dot", n, 0);
+			free_guarded(a);
+			free_guarded(b);
+		}
+}
+
+static void check_axpy(const struct variant *v, const struct variant *ref,
+		       struct check *c)
+{
+	struct rng g = { c->seed };
+
+	for (int rep = 0; rep < 4; rep++)
+		for (int i = 0; i < N_LENS; i++) {
+			const int n = lens[i];
+			const float a = rng_float(&g, -3, 3);
+			float *y = rand_vec(&g, n), *x = rand_vec(&g, n);
+			float *yr = copy_guarded(y, n);
+
+			v->fn.axpy(y, a, x, n);
+			ref->fn.axpy(yr, a, x, n);
+			check_guards(c, y, (size_t)n, "y");
+			for (int k = 0; k < n; k++)
+				cmp(c, y[k], yr[k], widen(v, 0.0), "y", n, k);
+			free_guarded(y);
+			free_guarded(x);
+			free_guarded(yr);
+		}
+}
+
+/* g = act(g) * u: EXACT variants within 16 u relative; APPROX ones within
+ * err_bound in units of max(1, |g|) max(1, |u|). */
+static void glu_run(const struct variant *v, const struct variant *ref,
+		    struct check *c, const float *g0, const float *u, int n)
+{
+	float *gv = copy_guarded(g0, n), *gr = copy_guarded(g0, n);
+
+	v->fn.glu(gv, u, n);
+	ref->fn.glu(gr, u, n);
+	check_guards(c, gv, (size_t)n, "g");
+	for (int k = 0; k < n; k++) {
+		double tol = v->kind == KIND_APPROX ?
+			v->err_bound * fmax(1, fabsf(g0[k])) * fmax(1, fabsf(u[k])) :
+			16 * U24 * fabsf(gr[k]) + 1e-37;
+		cmp(c, gv[k], gr[k], tol, "g", n, k);
+	}
+	free_guarded(gv);
+	free_guarded(gr);
+}
+
+static void check_glu(const struct variant *v, const struct variant *ref,
+		      struct check *c)
+{
+	static const float special[] = {
+		0.0f, -0.0f, 1e-40f, -1e-40f, 1e-20f, -1e-20f, 0.5f, -0.5f,
+		3.0f, -3.0f, 9.0f, -9.0f, 44.4f, -44.4f, 88.7f, -88.7f,
+		89.0f, -89.0f, 104.0f, -104.0f, 1e3f, -1e3f, 1e13f, -1e13f,
+		1e20f, -1e20f, 3e38f, -3e38f,
+	};
+	const int ns = (int)(sizeof special / sizeof special[0]);
+	struct rng g = { c->seed };
+
+	/* random lengths and magnitudes */
+	for (int rep = 0; rep < 4; rep++)
+		for (int i = 0; i < N_LENS; i++) {
+			const int n = lens[i];
+			float *x = alloc_guarded((size_t)n), *u = alloc_guarded((size_t)n);
+			float s = rep == 3 ? 100.0f : 8.0f;
+
+			for (int k = 0; k < n; k++) {
+				x[k] = rng_float(&g, -s, s);
+				u[k] = rng_float(&g, -2, 2);
+			}
+			glu_run(v, ref, c, x, u, n);
+			free_guarded(x);
+			free_guarded(u);
+		}
+	/* a dense sweep of [-20, 20] with u = 1, then the special values */
+	{
+		const int n = 40 * 8192 + 1;
+		float *x = alloc_guarded((size_t)n), *u = alloc_guarded((size_t)n);
+
+		for (int k = 0; k < n; k++) {
+			x[k] = -20.0f + (float)k / 8192.0f;
+			u[k] = 1.0f;
+		}
+		glu_run(v, ref, c, x, u, n);
+		for (int k = 0; k < ns; k++)
+			x[k] = special[k];
+		glu_run(v, ref, c, x, u, ns);
+		free_guarded(x);
+		free_guarded(u);
+	}
+}
+
+/* --- the walk ---------------------------------------------------------- */
+
+typedef void (*checker_fn)(const struct variant *, const struct variant *,
+			   struct check *);
+
+static const checker_fn checkers[OP_COUNT] = {
+	[OP_MATMUL_Q8] = check_matmul_q8,
+	[OP_MATMUL_F16] = check_matmul_f16,
+	[OP_MATMUL_BF16] = check_matmul_bf16,
+	[OP_MATMUL_F32] = check_matmul_f32,
+	[OP_QUANTIZE] = check_quantize,
+	[OP_RMSNORM] = check_rmsnorm,
+	[OP_SOFTMAX] = check_softmax,
+	[OP_DOT] = check_dot,
+	[OP_AXPY] = check_axpy,
+	[OP_GELU] = check_glu,
+	[OP_SILU] = check_glu,
+	/* OP_ROPE: no checker yet; its variants fail below until one exists */
+};
+
+/* The seed for this run: Q8TUNE_TEST_SEED if set, else fresh. */
+static uint64_t fresh_seed(int op)
+{
+	const char *e = getenv("Q8TUNE_TEST_SEED");
+	struct timespec ts;
+
+	if (e && *e)
+		return strtoull(e, NULL, 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^
+	       ((uint64_t)getpid() << 16) ^ (uint64_t)op;
+}
+
+#define FIXED_SEED 0x5eed0f00du
+
+/* Checks variant v of op against ref with one seed; reports, and fails
+ * the test when anything mismatched. */
+static void run_variant(int op, const struct variant *v,
+			const struct variant *ref, uint64_t seed)
+{
+	struct check c = { .op = kernel_ops[op].name, .name = v->name, .seed = seed };
+
+	checkers[op](v, ref, &c);
+	say("%s/%s seed %#llx: %ld checks, %ld failed, worst |err| %.3g, "
+	    "worst |err|/bound %.3g%s", c.op, c.name, (unsigned long long)seed,
+	    c.checks, c.fails, c.worst_abs, c.worst,
+	    v->kind == KIND_APPROX ? " (approx)" : "");
+	cr_expect(c.checks > 0, "%s/%s: nothing was checked", c.op, c.name);
+	cr_expect(c.fails == 0, "%s/%s seed %#llx (Q8TUNE_TEST_SEED=%#llx to "
+		  "replay): %ld of %ld checks failed; first: %s", c.op, c.name,
+		  (unsigned long long)seed, (unsigned long long)seed, c.fails,
+		  c.checks, c.first);
+}
+
+static void run_op(int op)
+{
+	const struct op_desc *d = &kernel_ops[op];
+	const struct variant *ref = NULL;
+	const uint64_t seed = fresh_seed(op);
+	int n = 0, tested = 0;
+
+	cr_assert(d->name && d->variants, "op %d has no table", op);
+	for (const struct variant *v = d->variants; v->name; v++, n++)
+		if (v->kind == KIND_REFERENCE) {
+			cr_assert(!ref, "op %s has two references", d->name);
+			ref = v;
+			cr_expect(!v[1].name, "op %s: reference %s is not last",
+				  d->name, v->name);
+			cr_expect(!variant_unusable(v), "op %s: reference unusable",
+				  d->name);
+		}
+	cr_assert(ref, "op %s has no KIND_REFERENCE variant", d->name);
+
+	for (const struct variant *v = d->variants; v->name; v++) {
+		const char *why;
+
+		if (v == ref)
+			continue;
+		for (const struct variant *o = d->variants; o != v; o++)
+			cr_expect(strcmp(o->name, v->name), "op %s: duplicate name %s",
+				  d->name, v->name);
+		cr_expect(v->kind == KIND_APPROX ? v->err_bound > 0 : v->err_bound == 0,
+			  "op %s/%s: err_bound %g does not fit its kind", d->name,
+			  v->name, v->err_bound);
+		if ((why = variant_unusable(v))) {
+			say("%s/%s: skipped: %s", d->name, v->name, why);
+			continue;
+		}
+		if (!checkers[op]) {
+			cr_expect_fail("%s/%s: no checker for op %s in tests/test_variants.c",
+				d->name, v->name, d->name);
+			continue;
+		}
+		run_variant(op, v, ref, FIXED_SEED);
+		run_variant(op, v, ref, seed);
+		tested++;
+	}
+	if (n == 1)
+		say("%s: only the reference %s", d->name, ref->name);
+	else if (!tested)
+		say("%s: no variant besides %s runs here", d->name, ref->name);
+}
+
+ParameterizedTestParameters(variants, vs_reference)
+{
+	static int ops[OP_COUNT];
+
+	for (int i = 0; i < OP_COUNT; i++)
+		ops[i] = i;
+	return cr_make_param_array(int, ops, OP_COUNT);
+}
+
+ParameterizedTest(int *op, variants, vs_reference)
+{
+	run_op(*op);
+}
+
+/* --- the checks can fail ----------------------------------------------- */
+
+/* Broken variants: each must be caught by the checker of its op. */
+static void q8_drop_last_block(const block_q8_0 *w, const block_q8_0 *x,
+			       float *y, int nb, int r0, int r1, int nt, int ldy)
+{
+	for (int r = r0; r < r1; r++)
+		for (int t = 0; t < nt; t++) {
+			float sum = 0.0f;
+			for (int b = 0; b < (nb > 1 ? nb - 1 : nb); b++) {
+				int s = 0;
+				for (int j = 0; j < QK8_0; j++)
+					s += w[(size_t)r * nb + b].qs[j] *
+					     x[(size_t)t * nb + b].qs[j];
+				sum += (float)s * (fp16_to_f32(w[(size_t)r * nb + b].d) *
+						   fp16_to_f32(x[(size_t)t * nb + b].d));
+			}
+			y[(size_t)t * ldy + r] = sum;
+		}
+}
+
+static matmul_q8_fn q8_ref;
+
+/* Correct, but leaves the last token of the last row unwritten. */
+static void q8_skip_one(const block_q8_0 *w, const block_q8_0 *x, float *y,
+			int nb, int r0, int r1, int nt, int ldy)
+{
+	float keep;
+
+	if (r0 == r1)
+		return;
+	keep = y[(size_t)(nt - 1) * ldy + r1 - 1];
+	q8_ref(w, x, y, nb, r0, r1, nt, ldy);
+	y[(size_t)(nt - 1) * ldy + r1 - 1] = keep;
+}
+
+/* Correct, but also writes the row after r1 (ldy > rows leaves room). */
+static void q8_spill(const block_q8_0 *w, const block_q8_0 *x, float *y,
+		     int nb, int r0, int r1, int nt, int ldy)
+{
+	q8_ref(w, x, y, nb, r0, r1, nt, ldy);
+	if (r1 < ldy)
+		y[r1] = 0.0f;
+}
+
+/* Off by a relative 1e-4: beyond every bound above. */
+static void q8_scaled(const block_q8_0 *w, const block_q8_0 *x, float *y,
+		      int nb, int r0, int r1, int nt, int ldy)
+{
+	q8_ref(w, x, y, nb, r0, r1, nt, ldy);
+	for (int t = 0; t < nt; t++)
+		for (int r = r0; r < r1; r++)
+			y[(size_t)t * ldy + r] *= 1.0001f;
+}
+
+/* Rounds half away from zero: differs from the reference on ties only. */
+static void quant_roundf(const float *x, block_q8_0 *y, int n)
+{
+	for (int b = 0; b < n / QK8_0; b++, x += QK8_0) {
+		float amax = 0.0f;
+
+		for (int j = 0; j < QK8_0; j++)
+			amax = fmaxf(amax, fabsf(x[j]));
+		const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+
+		y[b].d = f32_to_fp16(amax / 127.0f);
+		for (int j = 0; j < QK8_0; j++)
+			y[b].qs[j] = (int8_t)roundf(x[j] * id);
+	}
+}
+
+/* Sum of squares in float, missing the last element. */
+static void rms_short(float *o, const float *x, const float *w, int n, float eps)
+{
+	float ss = 0.0f;
+
+	for (int i = 0; i < n - 1; i++)
+		ss += x[i] * x[i];
+	const float scale = 1.0f / sqrtf(ss / n + eps);
+	for (int i = 0; i < n; i++)
+		o[i] = (x[i] * scale) * w[i];
+}
+
+static softmax_fn softmax_ref;
+
+/* Correct, then nudges the largest output by 1e-5 relative. */
+static void softmax_nudge(float *x, int n)
+{
+	int m = 0;
+
+	softmax_ref(x, n);
+	for (int i = 1; i < n; i++)
+		if (x[i] > x[m])
+			m = i;
+	x[m] *= 1.00001f;
+}
+
+static void axpy_overrun(float *y, float a, const float *x, int n)
+{
+	for (int i = 0; i < n; i++)
+		y[i] += a * x[i];
+	y[n] = 0.0f;
+}
+
+static glu_fn gelu_ref;
+
+/* Correct but for an absolute 1e-5 error near 1: exceeds err_bound 1e-6. */
+static void gelu_bumped(float *g, const float *u, int n)
+{
+	gelu_ref(g, u, n);
+	for (int i = 0; i < n; i++)
+		if (g[i] > 0.9f && g[i] < 1.1f)
+			g[i] += 1e-5f;
+}
+
+static const struct variant *ref_of(enum op_id op)
+{
+	const struct variant *v = kernel_ops[op].variants;
+
+	while (v->name && v->kind != KIND_REFERENCE)
+		v++;
+	cr_assert(v->name, "op %s has no reference", kernel_ops[op].name);
+	return v;
+}
+
+/* Runs checker op on a fake variant; the checker must report failures. */
+static void must_catch(enum op_id op, struct variant fake, const char *what)
+{
+	struct check c = { .op = kernel_ops[op].name, .name = fake.name,
+			   .seed = FIXED_SEED, .quiet = 1 };
+
+	checkers[op](&fake, ref_of(op), &c);
+	cr_expect(c.fails > 0, "%s: a broken %s (%s) passed %ld checks",
+		  kernel_ops[op].name, fake.name, what, c.checks);
+	say("self-test %s/%s (%s): caught, %ld of %ld checks failed; first: %s",
+	    c.op, c.name, what, c.fails, c.checks, c.first);
+}
+
+Test(variants, checks_catch_broken_variants)
+{
+	q8_ref = ref_of(OP_MATMUL_Q8)->fn.matmul_q8;
+	softmax_ref = ref_of(OP_SOFTMAX)->fn.softmax;
+	gelu_ref = ref_of(OP_GELU)->fn.glu;
+
+	must_catch(OP_MATMUL_Q8, (struct variant){ .name = "drop_block",
+		   .kind = KIND_EXACT, .fn.matmul_q8 = q8_drop_last_block },
+		   "ignores the last block");
+	must_catch(OP_MATMUL_Q8, (struct variant){ .name = "skip_one",
+		   .kind = KIND_EXACT, .fn.matmul_q8 = q8_skip_one },
+		   "leaves one element unwritten");
+	must_catch(OP_MATMUL_Q8, (struct variant){ .name = "spill",
+		   .kind = KIND_EXACT, .fn.matmul_q8 = q8_spill },
+		   "writes outside [r0, r1)");
+	must_catch(OP_MATMUL_Q8, (struct variant){ .name = "scaled",
+		   .kind = KIND_EXACT, .fn.matmul_q8 = q8_scaled },
+		   "1e-4 relative error");
+	must_catch(OP_QUANTIZE, (struct variant){ .name = "roundf",
+		   .kind = KIND_EXACT, .fn.quantize = quant_roundf },
+		   "ties away from zero");
+	must_catch(OP_RMSNORM, (struct variant){ .name = "short_sum",
+		   .kind = KIND_EXACT, .fn.rmsnorm = rms_short },
+		   "drops the last square");
+	must_catch(OP_SOFTMAX, (struct variant){ .name = "nudge",
+		   .kind = KIND_EXACT, .fn.softmax = softmax_nudge },
+		   "1e-5 relative error on one output");
+	must_catch(OP_AXPY, (struct variant){ .name = "overrun",
+		   .kind = KIND_EXACT, .fn.axpy = axpy_overrun },
+		   "writes y[n]");
+	must_catch(OP_GELU, (struct variant){ .name = "bumped",
+		   .kind = KIND_APPROX, .err_bound = 1e-6, .fn.glu = gelu_bumped },
+		   "1e-5 error against err_bound 1e-6");
+}
+
+/* --- Q8TUNE_CPU_MASK ----------------------------------------------------- */
+
+Test(variants, cpu_mask)
+{
+	const uint32_t avx512_bits = CPU_AVX512F | CPU_AVX512BW | CPU_AVX512VL |
+				     CPU_AVX512VNNI | CPU_AVX512BF16;
+	const struct cpu_info *ci = cpu_get();
+	uint32_t m = 0xdead;
+
+	cr_assert_eq(cpu_parse_mask("avx2", &m), 0);
+	cr_expect((m & (CPU_AVX2 | CPU_FMA | CPU_F16C)) == (CPU_AVX2 | CPU_FMA | CPU_F16C),
+		  "avx2 mask %#x lacks AVX2/FMA/F16C", m);
+	cr_expect(!(m & (avx512_bits | CPU_AVXVNNI)), "avx2 mask %#x admits %#x", m,
+		  m & (avx512_bits | CPU_AVXVNNI));
+	cr_assert_eq(cpu_parse_mask("scalar", &m), 0);
+	cr_expect_eq(m, 0u);
+	cr_assert_eq(cpu_parse_mask("avx512", &m), 0);
+	cr_expect((m & avx512_bits) == avx512_bits);
+	cr_assert_eq(cpu_parse_mask("avx2+avxvnni", &m), 0);
+	cr_expect(m & CPU_AVXVNNI && m & CPU_AVX2 && !(m & avx512_bits));
+	cr_expect_eq(cpu_parse_mask("bogus", &m), -1);
+	cr_expect_eq(cpu_parse_mask("avx2+bogus", &m), -1);
+	cr_expect_eq(cpu_parse_mask("avx2,,fma", &m), -1);
+
+	/* the mask of this run, if any, really hides what it names */
+	cr_expect_eq(ci->features & ~ci->hw, 0u);
+	if (ci->mask_name && !ci->mask_bad) {
+		uint32_t allow;
+
+		cr_assert_eq(cpu_parse_mask(ci->mask_name, &allow), 0);
+		cr_expect_eq(ci->features & ~allow, 0u, "mask %s leaves %#x",
+			     ci->mask_name, ci->features & ~allow);
+		for (int op = 0; op < OP_COUNT; op++)
+			for (const struct variant *v = kernel_ops[op].variants; v->name; v++)
+				if (v->needs & ~allow)
+					cr_expect(variant_unusable(v) != NULL,
+						  "%s/%s usable under mask %s",
+						  kernel_ops[op].name, v->name,
+						  ci->mask_name);
+		say("cpu_mask: Q8TUNE_CPU_MASK=%s leaves features %#x of %#x",
+		    ci->mask_name, ci->features, ci->hw);
+	}
+}
