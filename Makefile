@@ -9,7 +9,7 @@
 
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -pthread -Ikernels -Imodel -Iinclude
+CFLAGS  += -std=c11 -Wall -Wextra -Wpointer-arith -D_GNU_SOURCE -pthread -Ikernels -Imodel -Iinclude
 LDLIBS  += -lm -pthread
 PKGS     = jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -8,6 +8,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum cpu_feature {
 	CPU_SSE42 = 1u << 0,
 	CPU_AVX = 1u << 1,
@@ -48,5 +52,9 @@ char *cpu_features_str(uint32_t mask, char *buf, unsigned long cap);
  * "avx512" (everything up to AVX-512 VNNI), or a '+'/','-separated list of
  * feature names.  Returns 0 and sets *out, or -1 on an unknown name. */
 int cpu_parse_mask(const char *spec, uint32_t *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

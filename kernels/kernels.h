@@ -15,11 +15,16 @@
 #include <stdint.h>
 #include "q8.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* y[t*ldy + r] = sum over blocks b of d(w[r][b]) * d(x[t][b]) * (integer
  * dot of the 32 quants), for r in [r0, r1), t in [0, nt).  w: (rows, nb)
- * blocks, x: (nt, nb) blocks. */
-typedef void (*matmul_q8_fn)(const block_q8_0 *w, const block_q8_0 *x,
-			     float *y, int nb, int r0, int r1, int nt, int ldy);
+ * Q8_0 blocks as stored, or, for a variant with a prepare step, the
+ * buffer its prepare wrote; x: (nt, nb) blocks. */
+typedef void (*matmul_q8_fn)(const void *w, const block_q8_0 *x, float *y,
+			     int nb, int r0, int r1, int nt, int ldy);
 /* Same contract for 16-bit float weights and activations (F16 or BF16 by
  * op), n = row length; and for F32. */
 typedef void (*matmul_h_fn)(const uint16_t *w, const uint16_t *x, float *y,
@@ -71,11 +76,29 @@ enum op_id {
 
 enum variant_kind { KIND_REFERENCE, KIND_EXACT, KIND_APPROX };
 
+/* The shape an op is about to run on (matmul: rows x cols weights, nt
+ * tokens; element-wise ops: cols elements). */
+struct op_shape {
+	int rows, cols, nt;
+};
+
+/* Weight layout for variants that repack at load (matmul_q8 only). */
+struct variant_prep {
+	const char *layout;	/* e.g. "q8_0x8"; equal names share buffers */
+	int row_align;		/* r0 and r1 must be multiples (or r1 = rows) */
+	/* bytes of the prepared form of a (rows, nb) Q8_0 matrix */
+	size_t (*bytes)(int rows, int nb);
+	/* w (rows, nb) blocks as stored -> out (bytes(rows, nb)) */
+	void (*run)(const block_q8_0 *w, void *out, int rows, int nb);
+};
+
 struct variant {
 	const char *name;	/* stable: stored in config files */
 	uint32_t needs;		/* CPU_* bits that must all be present */
 	enum variant_kind kind;
 	double err_bound;	/* declared max abs error (APPROX only) */
+	int (*fits)(const struct op_shape *s);	/* NULL: every shape */
+	const struct variant_prep *prep;	/* NULL: weights as stored */
 	union {
 		matmul_q8_fn matmul_q8;
 		matmul_h_fn matmul_h;
@@ -121,5 +144,9 @@ int kernels_set(struct kernels *k, enum op_id op, const char *name,
 
 /* Shorthands used by model/: K is a const struct kernels *. */
 #define KCALL(K, op, member) ((K)->v[op]->fn.member)
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -15,7 +15,12 @@ typedef struct {
 	int8_t qs[QK8_0];	/* quants */
 } block_q8_0;
 
+#ifdef __cplusplus
+static_assert(sizeof(block_q8_0) == 34, "Q8_0 block must be 34 bytes");
+extern "C" {
+#else
 _Static_assert(sizeof(block_q8_0) == 34, "Q8_0 block must be 34 bytes");
+#endif
 
 /* IEEE binary16 -> binary32, exact for every input (subnormals, inf, NaN). */
 static inline float fp16_to_f32(uint16_t h)
@@ -103,5 +108,9 @@ static inline uint16_t f32_to_bf16(float f)
  * q = roundf(x / d) (half away from zero).  Byte-identical to llama.cpp's
  * quantizer; kernels/quant_ref.c. */
 void q8_quantize_weights(const float *x, block_q8_0 *y, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

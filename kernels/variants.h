@@ -7,7 +7,7 @@
 #include "kernels.h"
 
 /* kernels/matmul/scalar.c: the specification */
-void matmul_q8_scalar(const block_q8_0 *w, const block_q8_0 *x, float *y,
+void matmul_q8_scalar(const void *w, const block_q8_0 *x, float *y,
 		      int nb, int r0, int r1, int nt, int ldy);
 void matmul_f16_scalar(const uint16_t *w, const uint16_t *x, float *y,
 		       int n, int r0, int r1, int nt, int ldy);
@@ -30,7 +30,7 @@ void rope_computed(float *x, int n_head, int head_dim, int pos,
 		   const struct rope_tab *t);
 
 /* kernels/matmul/avx2.c (AVX2 + FMA + F16C) */
-void matmul_q8_avx2(const block_q8_0 *w, const block_q8_0 *x, float *y,
+void matmul_q8_avx2(const void *w, const block_q8_0 *x, float *y,
 		    int nb, int r0, int r1, int nt, int ldy);
 void matmul_f16_avx2(const uint16_t *w, const uint16_t *x, float *y,
 		     int n, int r0, int r1, int nt, int ldy);
@@ -40,13 +40,13 @@ void matmul_f32_avx2(const float *w, const float *x, float *y, int n,
 		     int r0, int r1, int nt, int ldy);
 
 /* kernels/matmul/avxvnni.c (AVX2 + AVX-VNNI, VEX) */
-void matmul_q8_avxvnni(const block_q8_0 *w, const block_q8_0 *x, float *y,
+void matmul_q8_avxvnni(const void *w, const block_q8_0 *x, float *y,
 		       int nb, int r0, int r1, int nt, int ldy);
 
 /* kernels/matmul/avx512vnni.c (AVX-512 F/BW/VL/VNNI) */
-void matmul_q8_avx512vnni(const block_q8_0 *w, const block_q8_0 *x,
+void matmul_q8_avx512vnni(const void *w, const block_q8_0 *x,
 			  float *y, int nb, int r0, int r1, int nt, int ldy);
-void matmul_q8_avx512vnni_4blk(const block_q8_0 *w, const block_q8_0 *x,
+void matmul_q8_avx512vnni_4blk(const void *w, const block_q8_0 *x,
 			       float *y, int nb, int r0, int r1, int nt,
 			       int ldy);
 

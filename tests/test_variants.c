@@ -861,9 +861,11 @@ ParameterizedTest(int *op, variants, vs_reference)
 /* --- the checks can fail ----------------------------------------------- */
 
 /* Broken variants: each must be caught by the checker of its op. */
-static void q8_drop_last_block(const block_q8_0 *w, const block_q8_0 *x,
+static void q8_drop_last_block(const void *wv, const block_q8_0 *x,
 			       float *y, int nb, int r0, int r1, int nt, int ldy)
 {
+	const block_q8_0 *w = wv;
+
 	for (int r = r0; r < r1; r++)
 		for (int t = 0; t < nt; t++) {
 			float sum = 0.0f;
@@ -882,7 +884,7 @@ static void q8_drop_last_block(const block_q8_0 *w, const block_q8_0 *x,
 static matmul_q8_fn q8_ref;
 
 /* Correct, but leaves the last token of the last row unwritten. */
-static void q8_skip_one(const block_q8_0 *w, const block_q8_0 *x, float *y,
+static void q8_skip_one(const void *w, const block_q8_0 *x, float *y,
 			int nb, int r0, int r1, int nt, int ldy)
 {
 	float keep;
@@ -895,7 +897,7 @@ static void q8_skip_one(const block_q8_0 *w, const block_q8_0 *x, float *y,
 }
 
 /* Correct, but also writes the row after r1 (ldy > rows leaves room). */
-static void q8_spill(const block_q8_0 *w, const block_q8_0 *x, float *y,
+static void q8_spill(const void *w, const block_q8_0 *x, float *y,
 		     int nb, int r0, int r1, int nt, int ldy)
 {
 	q8_ref(w, x, y, nb, r0, r1, nt, ldy);
@@ -904,7 +906,7 @@ static void q8_spill(const block_q8_0 *w, const block_q8_0 *x, float *y,
 }
 
 /* Off by a relative 1e-4: beyond every bound above. */
-static void q8_scaled(const block_q8_0 *w, const block_q8_0 *x, float *y,
+static void q8_scaled(const void *w, const block_q8_0 *x, float *y,
 		      int nb, int r0, int r1, int nt, int ldy)
 {
 	q8_ref(w, x, y, nb, r0, r1, nt, ldy);

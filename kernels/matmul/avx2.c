@@ -120,7 +120,7 @@ static inline int row_tile(int nt, int left)
 
 /* Contract: kernels.h matmul_q8_fn.  Writes exactly y[t*ldy + r] for
  * t < nt, r0 <= r < r1; reads w rows [r0, r1) and all of x. */
-void matmul_q8_avx2(const block_q8_0 *w, const block_q8_0 *x, float *y,
+void matmul_q8_avx2(const void *w, const block_q8_0 *x, float *y,
 		    int nb, int r0, int r1, int nt, int ldy)
 {
 	for (int r = r0; r < r1;) {

@@ -145,7 +145,7 @@ Q8_TABLE(q8_tile256)
 
 /* Contract: kernels.h matmul_q8_fn.  Writes exactly y[t*ldy + r] for
  * t < nt, r0 <= r < r1; exact integer block sums for all int8 quants. */
-void matmul_q8_avx512vnni(const block_q8_0 *w, const block_q8_0 *x, float *y,
+void matmul_q8_avx512vnni(const void *w, const block_q8_0 *x, float *y,
 			  int nb, int r0, int r1, int nt, int ldy)
 {
 	q8_drive(q8_tile256_tab, w, x, y, nb, r0, r1, nt, ldy);
@@ -274,7 +274,7 @@ Q8_TABLE(q8_tile512)
 
 /* Contract: kernels.h matmul_q8_fn.  Writes exactly y[t*ldy + r] for
  * t < nt, r0 <= r < r1; exact integer block sums for all int8 quants. */
-void matmul_q8_avx512vnni_4blk(const block_q8_0 *w, const block_q8_0 *x,
+void matmul_q8_avx512vnni_4blk(const void *w, const block_q8_0 *x,
 			       float *y, int nb, int r0, int r1, int nt,
 			       int ldy)
 {

@@ -2,11 +2,11 @@
  * variant is tested against.  Portable C, any CPU. */
 #include "variants.h"
 
-void matmul_q8_scalar(const block_q8_0 *w, const block_q8_0 *x, float *y,
+void matmul_q8_scalar(const void *w, const block_q8_0 *x, float *y,
 		      int nb, int r0, int r1, int nt, int ldy)
 {
 	for (int r = r0; r < r1; r++) {
-		const block_q8_0 *wr = w + (size_t)r * nb;
+		const block_q8_0 *wr = (const block_q8_0 *)w + (size_t)r * nb;
 		for (int t = 0; t < nt; t++) {
 			const block_q8_0 *xt = x + (size_t)t * nb;
 			float sum = 0.0f;
