@@ -18,9 +18,9 @@ CRIT_LIBS  := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterio
 
 B := build
 
-LIB_SRC := $(sort $(wildcard kernels/*.c kernels/*/*.c model/*.c harness/*.c tuning/*.c))
+LIB_SRC := $(sort $(wildcard kernels/*.c kernels/*/*.c kernels/*/*/*.c model/*.c harness/*.c tuning/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
-TOOLS   := infer mkmodel
+TOOLS   := infer mkmodel tune
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
 
@@ -60,8 +60,12 @@ $(B)/gguf-san: tests/test_gguf.c model/gguf.c model/gguf_write.c
 	@mkdir -p $(B)
 	$(CC) $(CFLAGS) -O1 $(SAN) -DQ8_SANITIZED -o $@ $^ $(CRIT_LIBS) $(LDLIBS)
 
+# The suite runs three times: as if on a CPU without AVX (scalar), on an
+# AVX2-only CPU, then with every feature this CPU has.
 test: $(TOOLS) $(B)/unit $(B)/gguf-san
 	ASAN_OPTIONS=detect_leaks=1 $(B)/gguf-san
+	Q8TUNE_CPU_MASK=scalar $(B)/unit
+	Q8TUNE_CPU_MASK=avx2 $(B)/unit
 	$(B)/unit
 
 # --- setup -----------------------------------------------------------------
@@ -93,3 +97,37 @@ clean:
 	rm -rf $(B) $(TOOLS)
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOLS:%=$(B)/tools/%.d)
+
+# --- microbench (C++, Google Benchmark) --------------------------------------
+# `make microbench` builds ./microbench and runs it: every usable variant of
+# every op from kernel_ops[], full results to results/microbench.json, one
+# console line per benchmark and the matmul_q8 speedup table.  Narrow it with
+# MB_FILTER (a --benchmark_filter regex), e.g.
+#   make microbench MB_FILTER='matmul_q8/.*/2304x768/.*'
+# $(B)/microbench alone builds without running.
+MB_CXXFLAGS := -O2 -g -std=c++17 -Wall -Wextra -pthread -Ikernels
+MB_FILTER   ?= .
+MB_FLAGS    ?= --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+	--benchmark_min_time=0.1 --benchmark_min_warmup_time=0.02
+MB_OUT      := results/microbench.json
+
+.PHONY: microbench microbench-clean
+$(B)/tools/microbench.o: tools/microbench.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(MB_CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/microbench: $(B)/tools/microbench.o $(B)/libq8tune.a
+	$(CXX) $(MB_CXXFLAGS) -o $@ $^ -lbenchmark -lpthread -lm
+
+microbench: $(B)/microbench
+	cp -f $< $@
+	@mkdir -p $(dir $(MB_OUT))
+	./microbench --mb_brief '--benchmark_filter=$(MB_FILTER)' $(MB_FLAGS) \
+		--benchmark_out=$(MB_OUT) --benchmark_out_format=json
+	@echo "microbench: full results in $(MB_OUT)"
+
+microbench-clean:
+	rm -f microbench $(MB_OUT)
+clean: microbench-clean
+
+-include $(B)/tools/microbench.d

@@ -58,6 +58,10 @@ struct rope_tab {
 typedef void (*rope_fn)(float *x, int n_head, int head_dim, int pos,
 			const struct rope_tab *t);
 
+/* Fills t->cs (n_ctx * n_rot floats, allocated by the caller) for a
+ * variant with VF_ROPE_TABLE. */
+void rope_fill(struct rope_tab *t);
+
 enum op_id {
 	OP_MATMUL_Q8,
 	OP_MATMUL_F16,
@@ -75,6 +79,9 @@ enum op_id {
 };
 
 enum variant_kind { KIND_REFERENCE, KIND_EXACT, KIND_APPROX };
+
+/* Variant flags. */
+#define VF_ROPE_TABLE 1u	/* reads rope_tab.cs: the session fills it */
 
 /* The shape an op is about to run on (matmul: rows x cols weights, nt
  * tokens; element-wise ops: cols elements). */
@@ -98,6 +105,7 @@ struct variant {
 	enum variant_kind kind;
 	double err_bound;	/* declared max abs error (APPROX only) */
 	int (*fits)(const struct op_shape *s);	/* NULL: every shape */
+	unsigned flags;		/* VF_* */
 	const struct variant_prep *prep;	/* NULL: weights as stored */
 	union {
 		matmul_q8_fn matmul_q8;
@@ -128,6 +136,9 @@ struct kernels {
 
 /* Returns NULL if v can run on this CPU, else why not (static string). */
 const char *variant_unusable(const struct variant *v);
+
+/* The op's reference variant (the last entry of its table). */
+const struct variant *variant_reference(enum op_id op);
 
 /* Finds variant `name` of op; NULL if no such name. */
 const struct variant *variant_find(enum op_id op, const char *name);

@@ -10,6 +10,10 @@
 #define REF(nm, member, f) { .name = nm, .kind = KIND_REFERENCE, .fn.member = f }
 #define EXACT(nm, nd, member, f) \
 	{ .name = nm, .needs = nd, .kind = KIND_EXACT, .fn.member = f }
+/* An exact matmul_q8 variant reading weights its prepare step repacked. */
+#define PREPPED(nm, nd, pr, f) \
+	{ .name = nm, .needs = nd, .kind = KIND_EXACT, .prep = pr, \
+	  .fn.matmul_q8 = f }
 #define APPROX(nm, nd, bound, member, f) \
 	{ .name = nm, .needs = nd, .kind = KIND_APPROX, .err_bound = bound, \
 	  .fn.member = f }
@@ -38,9 +42,19 @@
  * max(1, |g|) * max(1, |u|): the abs error allowed for g, u in [-1, 1],
  * growing with them beyond. */
 static const struct variant matmul_q8_tab[] = {
+	/* blocked: weights interleaved 8 (4) rows a group at load.  On Zen 4
+	 * blocked8 is 2-3x avx512vnni_4blk from 1 to 64 tokens, blocked4
+	 * 15-40% behind blocked8 (finer row_align for thread splits) */
+	PREPPED("avx512vnni_blocked8", NEEDS_AVX512VNNI, &prep_q8_0x8,
+		matmul_q8_avx512vnni_blocked8),
+	PREPPED("avx512vnni_blocked4", NEEDS_AVX512VNNI, &prep_q8_0x4,
+		matmul_q8_avx512vnni_blocked4),
 	EXACT("avx512vnni_4blk", NEEDS_AVX512VNNI, matmul_q8, matmul_q8_avx512vnni_4blk),
 	EXACT("avx512vnni", NEEDS_AVX512VNNI, matmul_q8, matmul_q8_avx512vnni),
 	EXACT("avxvnni", NEEDS_AVXVNNI, matmul_q8, matmul_q8_avxvnni),
+	/* 1.6-1.8x (blocked8) and 1.3-1.6x (blocked4) avx2 on Zen 4 */
+	PREPPED("avx2_blocked8", NEEDS_AVX2, &prep_q8_0x8, matmul_q8_avx2_blocked8),
+	PREPPED("avx2_blocked4", NEEDS_AVX2, &prep_q8_0x4, matmul_q8_avx2_blocked4),
 	EXACT("avx2", NEEDS_AVX2, matmul_q8, matmul_q8_avx2),
 	REF("scalar", matmul_q8, matmul_q8_scalar),
 	{ 0 }
@@ -95,6 +109,10 @@ static const struct variant gelu_tab[] = {
 	APPROX("avx2", NEEDS_AVX2, GELU_VEXP_BOUND, glu, gelu_avx2),
 	/* 2^-11 (1.13 + 1) = 1.04e-3: see gelu_fp16 */
 	APPROX("fp16", 0, 1.1e-3, glu, gelu_fp16),
+	/* Pade tanh: 4.9e-5 (see gelu_rational) plus float rounding */
+	APPROX("rational", 0, 1e-4, glu, gelu_rational),
+	/* the erf definition is 4.8e-4 from the tanh form at most */
+	APPROX("erf", 0, 6e-4, glu, gelu_erf),
 	REF("exact", glu, gelu_exact),
 	{ 0 }
 };
@@ -105,6 +123,8 @@ static const struct variant silu_tab[] = {
 	{ 0 }
 };
 static const struct variant rope_tab[] = {
+	{ .name = "cached", .kind = KIND_EXACT, .flags = VF_ROPE_TABLE,
+	  .fn.rope = rope_cached },
 	REF("computed", rope, rope_computed),
 	{ 0 }
 };
@@ -126,20 +146,30 @@ const struct op_desc kernel_ops[OP_COUNT] = {
 
 const char *variant_unusable(const struct variant *v)
 {
-	static _Thread_local char why[160];
+	static _Thread_local char why[320];
 	const struct cpu_info *ci = cpu_get();
-	uint32_t missing = v->needs & ~ci->features;
-	char names[120];
+	uint32_t absent = v->needs & ~ci->hw;		/* not in this CPU */
+	uint32_t hidden = v->needs & ci->hw & ~ci->features;	/* masked */
+	char a[100], h[100];
 
-	if (!missing)
+	if (!absent && !hidden)
 		return NULL;
-	cpu_features_str(missing, names, sizeof names);
-	if (!(v->needs & ~ci->hw))
-		snprintf(why, sizeof why, "%s hidden by Q8TUNE_CPU_MASK=%s",
-			 names, ci->mask_name ? ci->mask_name : "");
-	else
-		snprintf(why, sizeof why, "CPU lacks %s", names);
+	cpu_features_str(absent, a, sizeof a);
+	cpu_features_str(hidden, h, sizeof h);
+	snprintf(why, sizeof why, "%s%s%s%s%s%.40s", absent ? "CPU lacks " : "",
+		 absent ? a : "", absent && hidden ? "; " : "",
+		 hidden ? h : "", hidden ? " hidden by Q8TUNE_CPU_MASK=" : "",
+		 hidden ? ci->mask_name : "");
 	return why;
+}
+
+const struct variant *variant_reference(enum op_id op)
+{
+	const struct variant *v = kernel_ops[op].variants;
+
+	while (v[1].name)
+		v++;
+	return v;
 }
 
 const struct variant *variant_find(enum op_id op, const char *name)

@@ -25,9 +25,13 @@ float dot_scalar(const float *a, const float *b, int n);
 void axpy_scalar(float *y, float a, const float *x, int n);
 void gelu_exact(float *g, const float *u, int n);
 void gelu_fp16(float *g, const float *u, int n);
+void gelu_erf(float *g, const float *u, int n);
+void gelu_rational(float *g, const float *u, int n);
 void silu_exact(float *g, const float *u, int n);
 void rope_computed(float *x, int n_head, int head_dim, int pos,
 		   const struct rope_tab *t);
+void rope_cached(float *x, int n_head, int head_dim, int pos,
+		 const struct rope_tab *t);
 
 /* kernels/matmul/avx2.c (AVX2 + FMA + F16C) */
 void matmul_q8_avx2(const void *w, const block_q8_0 *x, float *y,
@@ -50,24 +54,42 @@ void matmul_q8_avx512vnni_4blk(const void *w, const block_q8_0 *x,
 			       float *y, int nb, int r0, int r1, int nt,
 			       int ldy);
 
-/* kernels/ops/avx2.c (AVX2 + FMA + F16C) */
-void quantize_avx2(const float *x, block_q8_0 *y, int n);
-void rmsnorm_avx2(float *o, const float *x, const float *w, int n,
-		  float eps);
-void softmax_avx2(float *x, int n);
-float dot_avx2(const float *a, const float *b, int n);
-void axpy_avx2(float *y, float a, const float *x, int n);
-void gelu_avx2(float *g, const float *u, int n);
-void silu_avx2(float *g, const float *u, int n);
+/* kernels/matmul/blocked/layout.c: the row-interleaved weight layouts
+ * q8_0x4 and q8_0x8 (4 or 8 rows per group) the blocked variants read */
+extern const struct variant_prep prep_q8_0x4, prep_q8_0x8;
 
+/* kernels/matmul/blocked/avx512vnni.c (AVX-512 F/BW/VL/VNNI); w prepared
+ * by prep_q8_0x4 / prep_q8_0x8 */
+void matmul_q8_avx512vnni_blocked4(const void *w, const block_q8_0 *x,
+				   float *y, int nb, int r0, int r1, int nt,
+				   int ldy);
+void matmul_q8_avx512vnni_blocked8(const void *w, const block_q8_0 *x,
+				   float *y, int nb, int r0, int r1, int nt,
+				   int ldy);
+
+/* kernels/matmul/blocked/avx2.c (AVX2 + FMA + F16C); w prepared by
+ * prep_q8_0x4 / prep_q8_0x8 */
+void matmul_q8_avx2_blocked4(const void *w, const block_q8_0 *x, float *y,
+			     int nb, int r0, int r1, int nt, int ldy);
+void matmul_q8_avx2_blocked8(const void *w, const block_q8_0 *x, float *y,
+			     int nb, int r0, int r1, int nt, int ldy);
+
+/* The ops every SIMD ops file defines, named for its ISA: quantize_<isa>,
+ * rmsnorm_<isa>, softmax_<isa>, dot_<isa>, axpy_<isa>, gelu_<isa> and
+ * silu_<isa>. */
+#define DECLARE_OPS(isa)                                                       \
+	void quantize_##isa(const float *x, block_q8_0 *y, int n);             \
+	void rmsnorm_##isa(float *o, const float *x, const float *w, int n,    \
+			   float eps);                                         \
+	void softmax_##isa(float *x, int n);                                   \
+	float dot_##isa(const float *a, const float *b, int n);                \
+	void axpy_##isa(float *y, float a, const float *x, int n);             \
+	void gelu_##isa(float *g, const float *u, int n);                      \
+	void silu_##isa(float *g, const float *u, int n);
+
+/* kernels/ops/avx2.c (AVX2 + FMA + F16C) */
+DECLARE_OPS(avx2)
 /* kernels/ops/avx512.c (AVX-512 F/BW/VL) */
-void quantize_avx512(const float *x, block_q8_0 *y, int n);
-void rmsnorm_avx512(float *o, const float *x, const float *w, int n,
-		    float eps);
-void softmax_avx512(float *x, int n);
-float dot_avx512(const float *a, const float *b, int n);
-void axpy_avx512(float *y, float a, const float *x, int n);
-void gelu_avx512(float *g, const float *u, int n);
-void silu_avx512(float *g, const float *u, int n);
+DECLARE_OPS(avx512)
 
 #endif

@@ -40,6 +40,9 @@ struct mm_job {
 	const float *x;		/* (nt, cols) */
 	float *y;		/* (nt, ldy) */
 	int nt, ldy;
+	const struct variant *v;	/* the Q8_0 variant for this shape */
+	const void *wd;		/* the weights as v reads them */
+	int align;		/* row slice granularity */
 };
 
 /* Converts rows [t0, t1) of x to the activation format of w->type. */
@@ -100,13 +103,13 @@ static void mm_task(void *ctx, int ith, int nth)
 	const struct kernels *k = j->s->k;
 	int r0, r1;
 
-	split(w->rows, ROW_ALIGN, ith, nth, &r0, &r1);
+	split(w->rows, j->align, ith, nth, &r0, &r1);
 	if (r0 >= r1)
 		return;
 	switch (w->type) {
 	case GGML_TYPE_Q8_0:
-		KCALL(k, OP_MATMUL_Q8, matmul_q8)(w->data, j->s->act, j->y,
-			w->cols / QK8_0, r0, r1, j->nt, j->ldy);
+		j->v->fn.matmul_q8(j->wd, j->s->act, j->y, w->cols / QK8_0, r0,
+				   r1, j->nt, j->ldy);
 		break;
 	case GGML_TYPE_F16:
 		KCALL(k, OP_MATMUL_F16, matmul_h)(w->data, j->s->act, j->y,
@@ -127,8 +130,22 @@ static void mm_task(void *ctx, int ith, int nth)
 static void matmul(struct session *s, const struct wmat *w, const float *x,
 		   int nt, float *y, int ldy)
 {
-	struct mm_job j = { s, w, x, y, nt, ldy };
+	struct mm_job j = { s, w, x, y, nt, ldy, NULL, NULL, ROW_ALIGN };
 
+	if (w->type == GGML_TYPE_Q8_0) {
+		/* the chosen variant, unless this shape does not fit it or its
+		 * layout was not prepared: then the reference, on the weights
+		 * as stored */
+		const struct op_shape sh = { w->rows, w->cols, nt };
+		j.v = s->k->v[OP_MATMUL_Q8];
+		j.wd = wmat_data_for(w, j.v);
+		if ((j.v->fits && !j.v->fits(&sh)) || !j.wd) {
+			j.v = variant_reference(OP_MATMUL_Q8);
+			j.wd = w->data;
+		}
+		if (j.v->prep && j.v->prep->row_align > j.align)
+			j.align = j.v->prep->row_align;
+	}
 	if (w->type != GGML_TYPE_F32) {
 		if (nt >= 4)
 			pool_run(s->pool, convert_task, &j);
@@ -299,6 +316,19 @@ int session_eval(struct session *s, const int32_t *tokens, int n,
 
 /* --- lifetime ------------------------------------------------------------ */
 
+/* Builds the RoPE table if k's rope variant reads one. */
+static int rope_table_for(struct session *s, const struct kernels *k)
+{
+	if (!(k->v[OP_ROPE]->flags & VF_ROPE_TABLE) || s->rope.cs)
+		return 0;
+	s->rope.n_ctx = s->n_ctx;
+	s->rope.cs = malloc(sizeof(float) * (size_t)s->n_ctx * s->rope.n_rot);
+	if (!s->rope.cs)
+		return -1;
+	rope_fill(&s->rope);
+	return 0;
+}
+
 struct session *session_create(const struct model *m, int n_ctx,
 			       const struct kernels *k, struct pool *pool,
 			       char *err, size_t errlen)
@@ -340,7 +370,8 @@ struct session *session_create(const struct model *m, int n_ctx,
 	s->scores = malloc(sizeof(float) * (size_t)n_ctx * pool_threads(pool));
 	s->act = malloc(2 * U * (size_t)maxdim);	/* >= 34/32 bytes each */
 	if (!s->x || !s->xb || !s->xb2 || !s->q || !s->att || !s->hb ||
-	    !s->hb2 || !s->kc || !s->vc || !s->scores || !s->act)
+	    !s->hb2 || !s->kc || !s->vc || !s->scores || !s->act ||
+	    rope_table_for(s, k) < 0)
 		goto oom;
 	return s;
 
@@ -385,7 +416,10 @@ const struct model *session_model(const struct session *s)
 	return s->m;
 }
 
-void session_set_kernels(struct session *s, const struct kernels *k)
+int session_set_kernels(struct session *s, const struct kernels *k)
 {
+	if (rope_table_for(s, k) < 0)
+		return -1;
 	s->k = k;
+	return 0;
 }

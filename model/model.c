@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 #include "model.h"
 #include "tokenizer.h"
@@ -186,7 +187,10 @@ static int bind_mat(struct loader *L, const char *name, int rows, int cols,
 	return 0;
 }
 
-/* Binds a vector as F32 (in place when stored as aligned F32). */
+/* Binds a vector as an owned F32 copy.  Norm vectors are tiny, but read
+ * in place they would keep the mapping's pages around them resident (the
+ * kernel maps whole page-cache folios on a fault), which defeats dropping
+ * the pages of weights a repacking variant has copied. */
 static const float *bind_vec(struct loader *L, const char *name, int n)
 {
 	const struct gguf_tensor *t = need_tensor(L, name, 0, n);
@@ -194,9 +198,7 @@ static const float *bind_vec(struct loader *L, const char *name, int n)
 
 	if (!t)
 		return NULL;
-	if (t->type == GGML_TYPE_F32 && ((uintptr_t)t->data & 3) == 0)
-		return t->data;
-	w = (struct wmat){ t->type, 1, n, t->data };
+	w = (struct wmat){ .type = t->type, .rows = 1, .cols = n, .data = t->data };
 	if (t->type == GGML_TYPE_Q8_0 || convert(L->m, &w, GGML_TYPE_F32) < 0) {
 		snprintf(L->err, L->errlen, "%s: tensor '%s': cannot use type "
 			 "%s for a norm vector", L->path, name,
@@ -305,10 +307,10 @@ static int load_hparams(struct loader *L)
 		return -1;
 	}
 	if (hp->head_dim <= 0 || n_vdim != hp->head_dim || hp->n_rot <= 0 ||
-	    hp->n_rot > hp->head_dim || hp->n_rot % 2) {
+	    hp->n_rot > hp->head_dim || hp->n_rot % 2 || hp->n_rot > 4096) {
 		snprintf(L->err, L->errlen, "%s: %s.attention.key_length = %d, "
 			 "value_length = %d, rope.dimension_count = %d: need "
-			 "key = value and an even rope dimension <= key",
+			 "key = value and an even rope dimension <= key, 4096",
 			 L->path, arch, hp->head_dim, n_vdim, hp->n_rot);
 		return -1;
 	}
@@ -413,11 +415,23 @@ free_model:
 	return -1;
 }
 
+static void free_preps(struct wmat *w, void *ctx)
+{
+	(void)ctx;
+	for (int i = 0; i < WMAT_MAX_PREP; i++) {
+		free(w->prep[i].data);
+		w->prep[i].prep = NULL;
+		w->prep[i].data = NULL;
+	}
+}
+
 void model_free(struct model *m)
 {
 	if (!m)
 		return;
 	tok_free(m->tok);
+	if (m->layers)
+		model_for_each_wmat(m, free_preps, NULL);
 	for (int i = 0; i < m->n_owned; i++)
 		free(m->owned[i]);
 	free(m->owned);
@@ -426,21 +440,142 @@ void model_free(struct model *m)
 	free(m);
 }
 
+void model_for_each_wmat(struct model *m, void (*fn)(struct wmat *, void *),
+			 void *ctx)
+{
+	for (int i = 0; i < m->hp.n_layer; i++) {
+		struct layer *l = &m->layers[i];
+		struct wmat *all[] = { &l->wq, &l->wk, &l->wv, &l->wo,
+				       &l->w_gate, &l->w_up, &l->w_down };
+		for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+			fn(all[k], ctx);
+	}
+	fn(&m->output, ctx);
+	/* the embedding is read a row at a time, never by a matmul kernel;
+	 * when tied, output is a copy of it and must stay in step */
+	if (m->tied)
+		m->tok_embd = m->output;
+}
+
 static size_t wmat_bytes(const struct wmat *w)
 {
 	return ggml_row_size(w->type, (uint64_t)w->cols) * (size_t)w->rows;
 }
 
+static void add_bytes(struct wmat *w, void *ctx)
+{
+	*(size_t *)ctx += wmat_bytes(w);
+}
+
 size_t model_weight_bytes(const struct model *m)
 {
-	size_t n = wmat_bytes(&m->output);
+	size_t n = 0;
 
-	for (int i = 0; i < m->hp.n_layer; i++) {
-		const struct layer *l = &m->layers[i];
-		n += wmat_bytes(&l->wq) + wmat_bytes(&l->wk) +
-		     wmat_bytes(&l->wv) + wmat_bytes(&l->wo) +
-		     wmat_bytes(&l->w_gate) + wmat_bytes(&l->w_up) +
-		     wmat_bytes(&l->w_down);
-	}
+	model_for_each_wmat((struct model *)m, add_bytes, &n);
 	return n;
 }
+
+const void *wmat_data_for(const struct wmat *w, const struct variant *v)
+{
+	if (!v->prep)
+		return w->data;
+	for (int i = 0; i < WMAT_MAX_PREP; i++)
+		if (w->prep[i].prep && !strcmp(w->prep[i].prep->layout,
+					       v->prep->layout))
+			return w->prep[i].data;
+	return NULL;
+}
+
+struct prep_job {
+	const struct model *m;
+	const struct variant_prep *want[WMAT_MAX_PREP];
+	int n_want;
+	struct prep_stats *st;
+	int failed;
+};
+
+/* Frees the layouts of w no set wants, then makes the missing ones. */
+static void prep_one(struct wmat *w, void *ctx)
+{
+	struct prep_job *j = ctx;
+
+	if (w->type != GGML_TYPE_Q8_0)
+		return;
+	const int nb = w->cols / QK8_0;
+	for (int i = 0; i < WMAT_MAX_PREP; i++) {
+		int keep = 0;
+		for (int k = 0; k < j->n_want; k++)
+			keep |= w->prep[i].prep == j->want[k];
+		if (w->prep[i].prep && !keep) {
+			free(w->prep[i].data);
+			w->prep[i].prep = NULL;
+			w->prep[i].data = NULL;
+		}
+	}
+	for (int k = 0; k < j->n_want && !j->failed; k++) {
+		const struct variant_prep *p = j->want[k];
+		int have = 0, slot = -1;
+		for (int i = 0; i < WMAT_MAX_PREP; i++) {
+			have |= w->prep[i].prep == p;
+			if (!w->prep[i].prep && slot < 0)
+				slot = i;
+		}
+		if (have)
+			continue;
+		size_t bytes = p->bytes(w->rows, nb);
+		void *buf = slot >= 0 ? malloc(bytes) : NULL;
+		if (!buf) {
+			j->failed = 1;
+			return;
+		}
+		p->run(w->data, buf, w->rows, nb);
+		/* weights read from the mapping are not needed any more unless
+		 * a shape falls back to the reference: give the pages back
+		 * (they are re-read from the file if so) */
+		const uint8_t *d = w->data, *map = j->m->g->map;
+		if (d >= map && d < map + j->m->g->map_size)
+			drop_pages(d, ggml_row_size(w->type, (uint64_t)w->cols) *
+				      (size_t)w->rows);
+		w->prep[slot].prep = p;
+		w->prep[slot].data = buf;
+		j->st->made += bytes;
+	}
+	for (int i = 0; i < WMAT_MAX_PREP; i++)
+		if (w->prep[i].prep)
+			j->st->bytes += w->prep[i].prep->bytes(w->rows, nb);
+}
+
+int model_prepare(struct model *m, const struct kernels *const *sets, int n,
+		  struct prep_stats *st, char *err, size_t errlen)
+{
+	struct prep_job j = { .m = m, .st = st };
+	struct timespec t0, t1;
+
+	memset(st, 0, sizeof *st);
+	for (int i = 0; i < n; i++) {
+		const struct variant_prep *p = sets[i]->v[OP_MATMUL_Q8]->prep;
+		int dup = 0;
+		for (int k = 0; k < j.n_want; k++)
+			dup |= j.want[k] == p;
+		if (p && !dup) {
+			if (j.n_want == WMAT_MAX_PREP) {
+				snprintf(err, errlen, "more than %d prepared weight "
+					 "layouts requested at once", WMAT_MAX_PREP);
+				return -1;
+			}
+			j.want[j.n_want++] = p;
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	model_for_each_wmat(m, prep_one, &j);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	st->ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		 (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
+	if (j.failed) {
+		snprintf(err, errlen, "out of memory preparing weight layout %s",
+			 j.n_want ? j.want[0]->layout : "?");
+		return -1;
+	}
+	return 0;
+}
+

@@ -28,10 +28,16 @@ enum weights_mode {
 
 /* One weight matrix as the kernels see it: rows outputs of cols inputs,
  * row-major, rows contiguous. */
+#define WMAT_MAX_PREP 2	/* prepared layouts kept at once (prompt, decode) */
+
 struct wmat {
 	enum ggml_type type;	/* F32, F16, BF16 or Q8_0 */
 	int rows, cols;
 	const void *data;	/* mapping or owned buffer */
+	struct {
+		const struct variant_prep *prep;	/* NULL: slot free */
+		void *data;	/* prep->bytes(rows, cols / 32) */
+	} prep[WMAT_MAX_PREP];	/* Q8_0 repacked for layout-changing variants */
 };
 
 struct hparams {
@@ -78,6 +84,29 @@ int weights_mode_parse(const char *s, enum weights_mode *out);
 /* Row r of w as floats (w->cols of them). */
 void wmat_row_f32(const struct wmat *w, int r, float *out);
 
+/* What model_prepare did. */
+struct prep_stats {
+	size_t bytes;		/* held in prepared layouts after the call */
+	size_t made;		/* bytes newly written by this call */
+	double ms;		/* time spent repacking */
+};
+
+/* Makes the weights ready for the matmul variants of the n kernel sets:
+ * every Q8_0 matrix gets the layout each set's OP_MATMUL_Q8 variant
+ * prepares (if any); layouts no set uses are freed.  Switching variants
+ * never reloads the model.  0, or -1 with a message (out of memory: the
+ * model is left as it was, minus freed layouts). */
+int model_prepare(struct model *m, const struct kernels *const *sets, int n,
+		  struct prep_stats *st, char *err, size_t errlen);
+
+/* The buffer variant v reads for w: its prepared layout, or w->data;
+ * NULL if v needs a layout that has not been prepared. */
+const void *wmat_data_for(const struct wmat *w, const struct variant *v);
+
+/* Calls fn on every weight matrix (the output head once even if tied). */
+void model_for_each_wmat(struct model *m, void (*fn)(struct wmat *, void *),
+			 void *ctx);
+
 /* Bytes of weights a forward pass over one token reads. */
 size_t model_weight_bytes(const struct model *m);
 
@@ -100,7 +129,8 @@ int session_eval(struct session *s, const int32_t *tokens, int n,
 void session_reset(struct session *s);
 int session_pos(const struct session *s);
 const struct model *session_model(const struct session *s);
-/* Switches the kernel set used by later evals. */
-void session_set_kernels(struct session *s, const struct kernels *k);
+/* Switches the kernel set used by later evals (building what it needs,
+ * e.g. a RoPE table).  0, or -1 out of memory (the old set stays). */
+int session_set_kernels(struct session *s, const struct kernels *k);
 
 #endif

@@ -27,6 +27,18 @@ static void rig_open(struct rig *r, const char *path, enum weights_mode mode,
 	cr_assert_not_null(r->pool);
 }
 
+/* Switches the rig to kernel set k, preparing weight layouts it needs. */
+static void rig_use(struct rig *r, const struct kernels *k)
+{
+	const struct kernels *sets[] = { k };
+	struct prep_stats st;
+	char err[512];
+
+	r->k = *k;
+	cr_assert_eq(model_prepare(r->m, sets, 1, &st, err, sizeof err), 0,
+		     "%s", err);
+}
+
 static void rig_close(struct rig *r)
 {
 	pool_destroy(r->pool);
@@ -131,15 +143,13 @@ static int first_near_tie(const json_t *c, double tie_eps)
  * every token must match; otherwise tokens must match up to (and
  * including) the first near tie.  Logits of the fixture's top-5 must be
  * within logit_tol at every compared step. */
-static void check_fixture(const char *model, const char *fixture,
-			  enum weights_mode mode, int exact, double logit_tol,
-			  int ignore_eos, int threads)
+static void check_cases(struct rig *rig_, const char *fixture, int exact,
+			double logit_tol, int ignore_eos)
 {
-	struct rig rig;
+	struct rig rig = *rig_;
 	json_t *root = load_fixture(fixture);
 	const json_t *cases = json_object_get(root, "cases");
 
-	rig_open(&rig, model, mode, threads);
 	cr_assert(json_array_size(cases) > 0);
 	for (size_t ci = 0; ci < json_array_size(cases); ci++) {
 		const json_t *c = json_array_get(cases, ci);
@@ -178,8 +188,18 @@ static void check_fixture(const char *model, const char *fixture,
 			      prompt, worst, logit_tol);
 		free(r.logits);
 	}
-	rig_close(&rig);
 	json_decref(root);
+}
+
+static void check_fixture(const char *model, const char *fixture,
+			  enum weights_mode mode, int exact, double logit_tol,
+			  int ignore_eos, int threads)
+{
+	struct rig rig;
+
+	rig_open(&rig, model, mode, threads);
+	check_cases(&rig, fixture, exact, logit_tol, ignore_eos);
+	rig_close(&rig);
 }
 
 Test(e2e, stories_f32_reference_exact)
@@ -290,4 +310,41 @@ Test(e2e, quantizer_matches_llama_cpp_bytes)
 	cr_assert_eq(checked, 32, "expected 32 Q8_0 tensors, saw %d", checked);
 	gguf_close(q);
 	gguf_close(f);
+}
+
+/* Every usable variant of every op, forced in turn with the others at
+ * their defaults, still reproduces llama.cpp: on stories260K (llama) and
+ * on gemma-tiny (which exercises GELU and NEOX RoPE), with the same token
+ * rule and logit bounds as the default set above. */
+Test(e2e, every_variant_end_to_end, .timeout = 600)
+{
+	NEED_SHARED(sm, "models/stories260K-q8_0.gguf");
+	NEED_SHARED(sf, "fixtures/stories260K-q8_0-A.json");
+	NEED_SHARED(gm, "models/gemma-tiny-q8_0.gguf");
+	NEED_SHARED(gf, "fixtures/gemma-tiny-q8_0-A.json");
+	struct rig st, gt;
+	struct kernels def;
+	char err[256];
+	int runs = 0;
+
+	cr_assert_eq(kernels_default(&def, err, sizeof err), 0, "%s", err);
+	rig_open(&st, sm, WEIGHTS_NATIVE, 2);
+	rig_open(&gt, gm, WEIGHTS_NATIVE, 2);
+	for (int op = 0; op < OP_COUNT; op++) {
+		for (const struct variant *v = kernel_ops[op].variants; v->name; v++) {
+			struct kernels k = def;
+			if (variant_unusable(v))
+				continue;
+			k.v[op] = v;
+			cr_log_info("forcing %s/%s", kernel_ops[op].name, v->name);
+			rig_use(&st, &k);
+			check_cases(&st, sf, 0, 0.25, 0);
+			rig_use(&gt, &k);
+			check_cases(&gt, gf, 0, 0.03, 1);
+			runs++;
+		}
+	}
+	cr_assert(runs >= OP_COUNT, "only %d variants ran", runs);
+	rig_close(&gt);
+	rig_close(&st);
 }

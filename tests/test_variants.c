@@ -7,6 +7,12 @@
  * Outputs are poisoned first (NaN floats, 0xee / 0x11 bytes) and guarded
  * on both sides, so unwritten elements and stray writes are caught.
  *
+ * A matmul_q8 variant with a prepare step (struct variant_prep) gets its
+ * weights through it, the prepared buffer checked (every byte written,
+ * deterministic, nothing past bytes()) and fenced by an inaccessible page
+ * so reading past it faults, and row ranges in its row_align.  The
+ * q8_0x<R> layouts are also decoded byte by byte (variants/q8_layouts).
+ *
  * Each variant runs with a fixed seed and a fresh one (time ^ pid, or
  * Q8TUNE_TEST_SEED=<n> to replay a failure); both are printed.
  *
@@ -30,6 +36,7 @@
  *   KIND_APPROX elsewhere: the bound above or err_bound, the larger. */
 #include <math.h>
 #include <stdarg.h>
+#include <sys/mman.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -242,13 +249,90 @@ static void rand_range(struct rng *g, int rows, int *r0, int *r1, int *ldy)
 	*ldy = rows + (rng_int(g, 0, 3) ? rng_int(g, 1, 5) : 0);
 }
 
-/* One matmul_q8 case; unit: all scales 1.0 (exact integer mode). */
+/* Narrows [r0, r1) to what a variant with row alignment align accepts:
+ * r0 a multiple of align, r1 too or = rows. */
+static void align_range(int rows, int align, int *r0, int *r1)
+{
+	*r0 -= *r0 % align;
+	if (*r1 != rows)
+		*r1 -= *r1 % align;
+	if (*r1 < *r0)
+		*r1 = *r0;
+}
+
+#define PREP_GUARD 64		/* poisoned bytes after a prepared buffer */
+
+/* n bytes that end where an inaccessible page begins, so that reading (or
+ * writing) past them faults.  Free with free_fenced(p, n). */
+static void *alloc_fenced(size_t n)
+{
+	const size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	const size_t len = (n + pg - 1) / pg * pg + pg;
+	uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	cr_assert(m != MAP_FAILED, "mmap of %zu bytes failed", len);
+	cr_assert(!mprotect(m + len - pg, pg, PROT_NONE), "mprotect failed");
+	return m + len - pg - n;
+}
+
+static void free_fenced(void *p, size_t n)
+{
+	const size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	const size_t len = (n + pg - 1) / pg * pg + pg;
+
+	if (p)
+		munmap((uint8_t *)p + n + pg - len, len);
+}
+
+/* The prepared form of w (rows, nb) by p, fenced (free with
+ * free_fenced(ret, p->bytes(rows, nb))): a variant reading past the end
+ * of the layout faults.  Prepares twice, over 0x11 and over 0xee bytes:
+ * the two must agree on every byte (each written, deterministically), and
+ * the first must leave the bytes past p->bytes alone. */
+static void *prep_checked(struct check *c, const struct variant_prep *p,
+			  const block_q8_0 *w, int rows, int nb)
+{
+	const size_t n = p->bytes(rows, nb);
+	unsigned char *loose = malloc(n + PREP_GUARD), *fenced = alloc_fenced(n);
+
+	cr_assert(loose, "out of memory");
+	c->checks++;
+	if (n < (size_t)rows * nb * sizeof *w)
+		fail(c, "layout %s: bytes(%d, %d) = %zu, below the %zu of the "
+		     "weights", p->layout, rows, nb, n, (size_t)rows * nb * sizeof *w);
+	memset(loose, 0x11, n + PREP_GUARD);
+	p->run(w, loose, rows, nb);
+	for (size_t i = n; i < n + PREP_GUARD; i++)
+		if (loose[i] != 0x11) {
+			fail(c, "layout %s (rows %d nb %d): wrote byte %zu past "
+			     "bytes() = %zu", p->layout, rows, nb, i, n);
+			break;
+		}
+	memset(fenced, 0xee, n);
+	p->run(w, fenced, rows, nb);
+	if (memcmp(loose, fenced, n)) {
+		size_t i = 0;
+
+		while (loose[i] == fenced[i])
+			i++;
+		fail(c, "layout %s (rows %d nb %d): byte %zu of %zu not written "
+		     "(or not deterministic)", p->layout, rows, nb, i, n);
+	}
+	free(loose);
+	return fenced;
+}
+
+/* One matmul_q8 case; unit: all scales 1.0 (exact integer mode).  A
+ * variant with a prepare step gets w through it, and rows in its
+ * alignment. */
 static void q8_case(const struct variant *v, const struct variant *ref,
 		    struct check *c, struct rng *g, int rows, int nb, int nt,
 		    int unit)
 {
 	block_q8_0 *w = malloc((size_t)rows * nb * sizeof *w);
 	block_q8_0 *x = malloc((size_t)nt * nb * sizeof *x);
+	void *wp = NULL;
 	int r0, r1, ldy;
 	const int exact = unit && nb <= 32;
 
@@ -256,11 +340,15 @@ static void q8_case(const struct variant *v, const struct variant *ref,
 	fill_q8(g, w, (size_t)rows * nb, unit, -128);	/* files may hold -128 */
 	fill_q8(g, x, (size_t)nt * nb, unit, -127);	/* our quantizer's range */
 	rand_range(g, rows, &r0, &r1, &ldy);
+	if (v->prep) {
+		align_range(rows, v->prep->row_align, &r0, &r1);
+		wp = prep_checked(c, v->prep, w, rows, nb);
+	}
 
 	const size_t ny = (size_t)nt * ldy;
 	float *y = alloc_guarded(ny), *yr = alloc_guarded(ny);
 
-	v->fn.matmul_q8(w, x, y, nb, r0, r1, nt, ldy);
+	v->fn.matmul_q8(wp ? wp : w, x, y, nb, r0, r1, nt, ldy);
 	ref->fn.matmul_q8(w, x, yr, nb, r0, r1, nt, ldy);
 	check_guards(c, y, ny, "y");
 	for (int t = 0; t < nt; t++)
@@ -307,6 +395,8 @@ static void q8_case(const struct variant *v, const struct variant *ref,
 		    nt, r0, r1, ldy, unit ? " unit scales" : "");
 	free_guarded(y);
 	free_guarded(yr);
+	if (wp)
+		free_fenced(wp, v->prep->bytes(rows, nb));
 	free(w);
 	free(x);
 }
@@ -317,6 +407,7 @@ static void check_matmul_q8(const struct variant *v, const struct variant *ref,
 	static const int nbs[] = { 1, 2, 3, 5, 8, 24 };
 	static const int model[][2] = {		/* rows, nb: (rows x K) */
 		{ 768, 24 }, { 256, 24 }, { 2304, 24 }, { 768, 72 },
+		{ 41, 300 },	/* rows beyond a kernel's block chunk (blocked: 256) */
 	};
 	static const int model_nt[] = { 1, 5, 64 };
 	struct rng g = { c->seed };
@@ -741,6 +832,46 @@ static void check_glu(const struct variant *v, const struct variant *ref,
 	}
 }
 
+/* RoPE: both layouts, full and partial rotation, positions across a
+ * context; heads beyond n_rot must stay untouched.  A variant with
+ * VF_ROPE_TABLE gets the table rope_fill builds. */
+static void check_rope(const struct variant *v, const struct variant *ref,
+		       struct check *c)
+{
+	static const int dims[] = { 8, 64, 256 };
+	struct rng g = { c->seed };
+
+	for (int neox = 0; neox < 2; neox++)
+		for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++)
+			for (int part = 0; part < 2; part++) {
+				const int hd = dims[d], n_head = 3, n = n_head * hd;
+				struct rope_tab t = { .n_rot = part ? hd / 2 : hd,
+					.neox = neox, .base = part ? 1e6f : 1e4f,
+					.n_ctx = 1024 };
+				if (v->flags & VF_ROPE_TABLE) {
+					t.cs = malloc(sizeof(float) * (size_t)t.n_ctx * t.n_rot);
+					rope_fill(&t);
+				}
+				for (int rep = 0; rep < 8; rep++) {
+					const int pos = rep ? rng_int(&g, 0, t.n_ctx - 1) : 0;
+					float *x = rand_vec(&g, n);
+					float *xr = copy_guarded(x, n);
+					float amax = 0.0f;
+					for (int k = 0; k < n; k++)
+						amax = fmaxf(amax, fabsf(x[k]));
+					v->fn.rope(x, n_head, hd, pos, &t);
+					ref->fn.rope(xr, n_head, hd, pos, &t);
+					check_guards(c, x, (size_t)n, "x");
+					for (int k = 0; k < n; k++)
+						cmp(c, x[k], xr[k], widen(v, 4 * U24 * amax),
+						    "x", n, k);
+					free_guarded(x);
+					free_guarded(xr);
+				}
+				free(t.cs);
+			}
+}
+
 /* --- the walk ---------------------------------------------------------- */
 
 typedef void (*checker_fn)(const struct variant *, const struct variant *,
@@ -758,7 +889,7 @@ static const checker_fn checkers[OP_COUNT] = {
 	[OP_AXPY] = check_axpy,
 	[OP_GELU] = check_glu,
 	[OP_SILU] = check_glu,
-	/* OP_ROPE: no checker yet; its variants fail below until one exists */
+	[OP_ROPE] = check_rope,
 };
 
 /* The seed for this run: Q8TUNE_TEST_SEED if set, else fresh. */
@@ -856,6 +987,133 @@ ParameterizedTestParameters(variants, vs_reference)
 ParameterizedTest(int *op, variants, vs_reference)
 {
 	run_op(*op);
+}
+
+/* --- prepared layouts -------------------------------------------------- */
+
+/* R of a layout named q8_0x<R> (layout.c documents it), else 0. */
+static int q8x_group(const struct variant_prep *p)
+{
+	int R = 0, n = 0;
+
+	if (sscanf(p->layout, "q8_0x%d%n", &R, &n) != 1 || p->layout[n] || R < 1)
+		return 0;
+	return R;
+}
+
+/* Byte i of the record (group g, block b) of a q8_0x<R> layout. */
+static const uint8_t *q8x_rec(const void *w, int R, int nb, int g, int b)
+{
+	return (const uint8_t *)w + ((size_t)g * nb + b) * 34 * (size_t)R;
+}
+
+static int q8x_R;	/* the group height q8x_read reads */
+
+/* The q8_0x<R> layout read plainly, R = q8x_R, summing as the reference
+ * does: the kernel of the self-tests, which any CPU runs. */
+static void q8x_read(const void *w, const block_q8_0 *x, float *y, int nb,
+		     int r0, int r1, int nt, int ldy)
+{
+	const int R = q8x_R;
+
+	for (int r = r0; r < r1; r++)
+		for (int t = 0; t < nt; t++) {
+			const block_q8_0 *xt = x + (size_t)t * nb;
+			float sum = 0.0f;
+
+			for (int b = 0; b < nb; b++) {
+				const uint8_t *rec = q8x_rec(w, R, nb, r / R, b);
+				const int i = r % R;
+				uint16_t d;
+				int s = 0;
+
+				memcpy(&d, rec + 2 * i, 2);
+				for (int j = 0; j < QK8_0; j++)
+					s += (int8_t)rec[2 * R + 4 * (j / 4 * R + i) + j % 4] *
+					     xt[b].qs[j];
+				sum += (float)s * (fp16_to_f32(d) * fp16_to_f32(xt[b].d));
+			}
+			y[(size_t)t * ldy + r] = sum;
+		}
+}
+
+/* Every prepare step of the matmul_q8 table (portable C, so on any CPU):
+ * total, deterministic and in bounds (prep_checked), and for the q8_0x<R>
+ * layouts byte for byte as documented, the rows of a last partial group
+ * padded with zeros. */
+Test(variants, q8_layouts)
+{
+	static const int nbs[] = { 1, 3, 24 };
+	struct check c = { .op = "matmul_q8", .seed = FIXED_SEED };
+	struct rng g = { FIXED_SEED };
+	int n = 0;
+
+	for (const struct variant *v = kernel_ops[OP_MATMUL_Q8].variants; v->name; v++) {
+		const struct variant_prep *p = v->prep;
+		const struct variant *o;
+		int R;
+
+		if (!p)
+			continue;
+		for (o = kernel_ops[OP_MATMUL_Q8].variants; o != v; o++)
+			if (o->prep && !strcmp(o->prep->layout, p->layout))
+				break;
+		if (o != v)
+			continue;	/* layout already checked */
+		c.name = p->layout;
+		n++;
+		R = q8x_group(p);
+		if (!R)
+			say("layout %s: not a q8_0x<R> layout; checked through "
+			    "its variants only", p->layout);
+		else
+			cr_expect_eq(p->row_align, R, "layout %s: row_align %d",
+				     p->layout, p->row_align);
+		for (int a = 0; a < N_AWKWARD; a++)
+			for (size_t k = 0; k < sizeof nbs / sizeof nbs[0]; k++) {
+				const int rows = awkward[a], nb = nbs[k];
+				const int groups = R ? (rows + R - 1) / R : 0;
+				block_q8_0 *w = malloc((size_t)rows * nb * sizeof *w);
+				uint8_t *wp;
+
+				cr_assert(w, "out of memory");
+				fill_q8(&g, w, (size_t)rows * nb, 0, -128);
+				wp = prep_checked(&c, p, w, rows, nb);
+				if (R && p->bytes(rows, nb) != (size_t)groups * nb * 34 * R)
+					fail(&c, "bytes(%d, %d) = %zu, not %zu", rows, nb,
+					     p->bytes(rows, nb), (size_t)groups * nb * 34 * R);
+				for (int gi = 0; gi < groups; gi++)
+					for (int b = 0; b < nb; b++) {
+						const uint8_t *rec = q8x_rec(wp, R, nb, gi, b);
+
+						for (int i = 0; i < R; i++) {
+							const int r = gi * R + i;
+							const block_q8_0 *src = w + (size_t)r * nb + b;
+							block_q8_0 got;
+
+							memcpy(&got.d, rec + 2 * i, 2);
+							for (int j = 0; j < QK8_0; j++)
+								got.qs[j] = (int8_t)rec[2 * R +
+									4 * (j / 4 * R + i) + j % 4];
+							c.checks++;
+							if (r < rows ? memcmp(&got, src, sizeof got) :
+							    got.d || memcmp(got.qs, (int8_t[QK8_0]){ 0 },
+									    QK8_0))
+								fail(&c, "rows %d nb %d: row %d block %d "
+								     "%s", rows, nb, r, b, r < rows ?
+								     "differs from the weights" :
+								     "(padding) is not zero");
+						}
+					}
+				free_fenced(wp, p->bytes(rows, nb));
+				free(w);
+			}
+		say("layout %s: %ld checks, %ld failed", p->layout, c.checks, c.fails);
+	}
+	cr_expect(c.fails == 0, "%ld of %ld layout checks failed; first: %s",
+		  c.fails, c.checks, c.first);
+	if (!n)
+		say("matmul_q8: no variant with a prepare step");
 }
 
 /* --- the checks can fail ----------------------------------------------- */
@@ -975,6 +1233,24 @@ static void gelu_bumped(float *g, const float *u, int n)
 			g[i] += 1e-5f;
 }
 
+static const struct variant_prep *swap_base;
+
+/* swap_base's prepare of w with rows 0 and 1 exchanged. */
+static void prep_swap01(const block_q8_0 *w, void *out, int rows, int nb)
+{
+	const size_t n = (size_t)rows * nb;
+	block_q8_0 *t = malloc(n * sizeof *t);
+
+	cr_assert(t, "out of memory");
+	memcpy(t, w, n * sizeof *t);
+	if (rows >= 2) {
+		memcpy(t, w + nb, (size_t)nb * sizeof *t);
+		memcpy(t + nb, w, (size_t)nb * sizeof *t);
+	}
+	swap_base->run(t, out, rows, nb);
+	free(t);
+}
+
 static const struct variant *ref_of(enum op_id op)
 {
 	const struct variant *v = kernel_ops[op].variants;
@@ -1016,6 +1292,42 @@ Test(variants, checks_catch_broken_variants)
 	must_catch(OP_MATMUL_Q8, (struct variant){ .name = "scaled",
 		   .kind = KIND_EXACT, .fn.matmul_q8 = q8_scaled },
 		   "1e-4 relative error");
+	/* a prepare step that swaps two rows: caught through the plain
+	 * reader of its layout, and through each registered kernel of that
+	 * layout this CPU runs; the reader passes with the true prepare */
+	for (const struct variant *v = kernel_ops[OP_MATMUL_Q8].variants;
+	     v->name && !swap_base; v++)
+		if (v->prep && q8x_group(v->prep))
+			swap_base = v->prep;
+	if (swap_base) {
+		const struct variant_prep swapped = {
+			.layout = "swapped", .row_align = swap_base->row_align,
+			.bytes = swap_base->bytes, .run = prep_swap01,
+		};
+		struct check ok = { .op = "matmul_q8", .name = "plain_reader",
+				    .seed = FIXED_SEED };
+
+		q8x_R = q8x_group(swap_base);
+		check_matmul_q8(&(struct variant){ .name = "plain_reader",
+				.kind = KIND_EXACT, .prep = swap_base,
+				.fn.matmul_q8 = q8x_read }, ref_of(OP_MATMUL_Q8), &ok);
+		cr_expect(ok.fails == 0, "the plain reader of layout %s fails: %s",
+			  swap_base->layout, ok.first);
+		must_catch(OP_MATMUL_Q8, (struct variant){ .name = "swap_rows",
+			   .kind = KIND_EXACT, .prep = &swapped,
+			   .fn.matmul_q8 = q8x_read }, "prepare swaps rows 0 and 1");
+		for (const struct variant *v = kernel_ops[OP_MATMUL_Q8].variants;
+		     v->name; v++)
+			if (v->prep && !strcmp(v->prep->layout, swap_base->layout) &&
+			    !variant_unusable(v))
+				must_catch(OP_MATMUL_Q8, (struct variant){
+					   .name = v->name, .kind = KIND_EXACT,
+					   .prep = &swapped, .fn = v->fn },
+					   "prepare swaps rows 0 and 1");
+	} else {
+		say("matmul_q8: no q8_0x<R> layout registered; swapped-row "
+		    "self-test skipped");
+	}
 	must_catch(OP_QUANTIZE, (struct variant){ .name = "roundf",
 		   .kind = KIND_EXACT, .fn.quantize = quant_roundf },
 		   "ties away from zero");

@@ -336,6 +336,16 @@ int main(int argc, char **argv)
 		return die("%s", err);
 	if (model_load(o.model, o.wmode, &m, err, sizeof err) < 0)
 		return die("%s", err);
+	const struct kernels *sets[] = { &k };
+	struct prep_stats ps;
+	if (model_prepare(m, sets, 1, &ps, err, sizeof err) < 0) {
+		die("%s", err);
+		goto free_model;
+	}
+	if (ps.made)
+		fprintf(stderr, "infer: matmul_q8/%s: weights repacked to %s: "
+			"%.1f MB in %.1f ms\n", k.v[OP_MATMUL_Q8]->name,
+			k.v[OP_MATMUL_Q8]->prep->layout, ps.made / 1e6, ps.ms);
 
 	size_t len = strlen(o.prompt);
 	int n_prompt = tok_encode(m->tok, o.prompt, len, 1, o.special, NULL, 0);

@@ -22,68 +22,12 @@
  * speed; the 512-bit one pays off where zmm is native (Zen 5, Intel). */
 #include <immintrin.h>
 #include "variants.h"
-
-#define AI static inline __attribute__((always_inline))
-
-/* Sum of the 8 lanes. */
-AI float hsum8(__m256 v)
-{
-	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v),
-			      _mm256_extractf128_ps(v, 1));
-	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-	s = _mm_add_ss(s, _mm_movehdup_ps(s));
-	return _mm_cvtss_f32(s);
-}
+#include "simd.h"
+#include "tile.h"
 
 /* Row tile height: 4 rows (16 accumulators at 4 tokens), fewer at the
  * end of the range.  4 x 4 measured fastest on Zen 4 for 1 and 64 tokens. */
-static inline int row_tile(int left)
-{
-	int want = 4;
-
-	while (want > left)
-		want >>= 1;
-	return want;
-}
-
-typedef void (*q8_tile_fn)(const block_q8_0 *, const block_q8_0 *, float *,
-			   int, int, int, int);
-
-/* Defines prefix_RxT for the tile sizes used and a [R][T] table of them. */
-#define Q8_TILE(prefix, R, T)                                                  \
-	static void prefix##_##R##x##T(const block_q8_0 *w,                    \
-				       const block_q8_0 *x, float *y, int nb,  \
-				       int r, int t, int ldy)                  \
-	{                                                                      \
-		prefix(w, x, y, nb, r, t, ldy, R, T);                          \
-	}
-#define Q8_TILES(prefix, R)                                                    \
-	Q8_TILE(prefix, R, 1) Q8_TILE(prefix, R, 2) Q8_TILE(prefix, R, 3)      \
-	Q8_TILE(prefix, R, 4)
-#define Q8_TABLE(prefix)                                                       \
-	Q8_TILES(prefix, 1) Q8_TILES(prefix, 2) Q8_TILES(prefix, 4)            \
-	static const q8_tile_fn prefix##_tab[5][5] = {                         \
-		[1] = { NULL, prefix##_1x1, prefix##_1x2, prefix##_1x3,        \
-			prefix##_1x4 },                                        \
-		[2] = { NULL, prefix##_2x1, prefix##_2x2, prefix##_2x3,        \
-			prefix##_2x4 },                                        \
-		[4] = { NULL, prefix##_4x1, prefix##_4x2, prefix##_4x3,        \
-			prefix##_4x4 },                                        \
-	};
-
-/* Walks rows [r0, r1) in row tiles and tokens in tiles of up to 4. */
-static inline void q8_drive(const q8_tile_fn tab[5][5], const block_q8_0 *w,
-			    const block_q8_0 *x, float *y, int nb, int r0,
-			    int r1, int nt, int ldy)
-{
-	for (int r = r0; r < r1;) {
-		int R = row_tile(r1 - r);
-
-		for (int t = 0; t < nt; t += 4)
-			tab[R][nt - t < 4 ? nt - t : 4](w, x, y, nb, r, t, ldy);
-		r += R;
-	}
-}
+enum { ROW_TILE = 4 };
 
 /* --- 256-bit: one block per step -------------------------------------- */
 
@@ -141,14 +85,14 @@ AI void q8_tile256(const block_q8_0 *w, const block_q8_0 *x, float *y,
 			y[(size_t)(t + j) * ldy + r + i] = hsum8(acc[i][j]);
 }
 
-Q8_TABLE(q8_tile256)
+TILE_TABLE(q8_tile256)
 
 /* Contract: kernels.h matmul_q8_fn.  Writes exactly y[t*ldy + r] for
  * t < nt, r0 <= r < r1; exact integer block sums for all int8 quants. */
 void matmul_q8_avx512vnni(const void *w, const block_q8_0 *x, float *y,
 			  int nb, int r0, int r1, int nt, int ldy)
 {
-	q8_drive(q8_tile256_tab, w, x, y, nb, r0, r1, nt, ldy);
+	q8_tile256_walk(ROW_TILE, ROW_TILE, w, x, y, nb, r0, r1, nt, ldy);
 }
 
 /* --- 512-bit: four blocks per step ------------------------------------ */
@@ -270,7 +214,7 @@ AI void q8_tile512(const block_q8_0 *w, const block_q8_0 *x, float *y,
 				_mm512_reduce_add_ps(acc[i][j]);
 }
 
-Q8_TABLE(q8_tile512)
+TILE_TABLE(q8_tile512)
 
 /* Contract: kernels.h matmul_q8_fn.  Writes exactly y[t*ldy + r] for
  * t < nt, r0 <= r < r1; exact integer block sums for all int8 quants. */
@@ -278,5 +222,5 @@ void matmul_q8_avx512vnni_4blk(const void *w, const block_q8_0 *x,
 			       float *y, int nb, int r0, int r1, int nt,
 			       int ldy)
 {
-	q8_drive(q8_tile512_tab, w, x, y, nb, r0, r1, nt, ldy);
+	q8_tile512_walk(ROW_TILE, ROW_TILE, w, x, y, nb, r0, r1, nt, ldy);
 }

@@ -6,49 +6,13 @@
  * Each op follows its scalar reference in ops/scalar.c expression by
  * expression (same operation order per element, same double accumulators),
  * so the only differences are summation order and, where exp is involved,
- * vexp() below instead of libm's expf.  Lengths need not be multiples of
- * 8: the last n % 8 elements go through masked loads and stores, never
- * touching memory past n. */
+ * vexp() (ops/vmath.h) instead of libm's expf.  Lengths need not be
+ * multiples of 8: the last n % 8 elements go through masked loads and
+ * stores, never touching memory past n. */
 #include <immintrin.h>
 #include <math.h>
 #include "variants.h"
-
-#define AI static inline __attribute__((always_inline))
-
-static const int32_t tail_tab[16] = {
-	-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0,
-};
-
-/* Lane mask selecting the first rem (1..7) lanes. */
-AI __m256i tail_mask(int rem)
-{
-	return _mm256_loadu_si256((const __m256i *)(tail_tab + 8 - rem));
-}
-
-AI float hsum8(__m256 v)
-{
-	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v),
-			      _mm256_extractf128_ps(v, 1));
-	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-	s = _mm_add_ss(s, _mm_movehdup_ps(s));
-	return _mm_cvtss_f32(s);
-}
-
-AI float hmax8(__m256 v)
-{
-	__m128 m = _mm_max_ps(_mm256_castps256_ps128(v),
-			      _mm256_extractf128_ps(v, 1));
-	m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-	m = _mm_max_ss(m, _mm_movehdup_ps(m));
-	return _mm_cvtss_f32(m);
-}
-
-AI double hsum4d(__m256d v)
-{
-	__m128d s = _mm_add_pd(_mm256_castpd256_pd128(v),
-			       _mm256_extractf128_pd(v, 1));
-	return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
-}
+#include "simd.h"
 
 /* acc + each lane of v widened to double (4 + 4 lanes). */
 AI __m256d add_wide(__m256d acc, __m256 v)
@@ -57,44 +21,12 @@ AI __m256d add_wide(__m256d acc, __m256 v)
 	return _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
 }
 
-/* e^x per lane, Cephes expf: x = n ln2 + r with |r| <= ln2/2 (ln2 split in
- * two so n * C1 is exact), e^r by a degree-7 polynomial, times 2^n applied
- * as two exact power-of-two factors so results down to the subnormal range
- * round once.  Measured on every float in [-104, 89]: at most 1.01 ulp
- * from the exact e^x (glibc's expf: 0.502), at most 1 ulp from glibc, and
- * equal to glibc for 99.2% of inputs.  Overflow gives +inf (x > 88.7228),
- * underflow 0 (x < -103.97, and -inf), NaN stays NaN. */
-AI __m256 vexp(__m256 x)
-{
-	const __m256 c1 = _mm256_set1_ps(0.693359375f);
-	const __m256 c2 = _mm256_set1_ps(-2.12194440e-4f);
-	__m256 n, r, p;
-	__m256i ni, n1, n2;
-
-	/* the clamp keeps n in [-150, 129]; NaN passes through (2nd operand) */
-	x = _mm256_max_ps(_mm256_set1_ps(-104.0f), x);
-	x = _mm256_min_ps(_mm256_set1_ps(89.0f), x);
-	n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-			    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-	r = _mm256_fnmadd_ps(n, c1, x);
-	r = _mm256_fnmadd_ps(n, c2, r);
-	p = _mm256_set1_ps(1.9875691500e-4f);
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-	p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
-	p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
-	/* 2^n = 2^n1 * 2^n2, both factors normal for n in [-150, 129] */
-	ni = _mm256_cvtps_epi32(n);
-	n1 = _mm256_srai_epi32(ni, 1);
-	n2 = _mm256_sub_epi32(ni, n1);
-	n1 = _mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23);
-	n2 = _mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23);
-	p = _mm256_mul_ps(p, _mm256_castsi256_ps(n1));
-	return _mm256_mul_ps(p, _mm256_castsi256_ps(n2));
-}
+/* vexp, vgelu, vsilu in 8 lanes */
+#define VW 256
+#define VROUND(v) \
+	_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define VNEG(v) _mm256_xor_ps(v, _mm256_set1_ps(-0.0f))
+#include "vmath.h"
 
 /* Contract: kernels.h quantize_fn.  Bit-identical to quantize_scalar for
  * finite x (both round x * id with the current rounding mode, ties to even
@@ -147,7 +79,7 @@ void rmsnorm_avx2(float *o, const float *x, const float *w, int n, float eps)
 		s1 = _mm256_fmadd_pd(hi, hi, s1);
 	}
 	if (k < n) {
-		__m256 v = _mm256_maskload_ps(x + k, tail_mask(n - k));
+		__m256 v = _mm256_maskload_ps(x + k, tail_mask8(n - k));
 		__m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
 		__m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
 		s0 = _mm256_fmadd_pd(lo, lo, s0);
@@ -161,7 +93,7 @@ void rmsnorm_avx2(float *o, const float *x, const float *w, int n, float eps)
 		_mm256_storeu_ps(o + k, _mm256_mul_ps(v, _mm256_loadu_ps(w + k)));
 	}
 	if (k < n) {
-		__m256i m = tail_mask(n - k);
+		__m256i m = tail_mask8(n - k);
 		__m256 v = _mm256_mul_ps(_mm256_maskload_ps(x + k, m), scale);
 		_mm256_maskstore_ps(o + k, m,
 				    _mm256_mul_ps(v, _mm256_maskload_ps(w + k, m)));
@@ -180,7 +112,7 @@ void softmax_avx2(float *x, int n)
 	for (k = 0; k + 8 <= n; k += 8)
 		mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + k));
 	if (k < n) {
-		__m256i m = tail_mask(n - k);
+		__m256i m = tail_mask8(n - k);
 		__m256 v = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY),
 					    _mm256_maskload_ps(x + k, m),
 					    _mm256_castsi256_ps(m));
@@ -194,7 +126,7 @@ void softmax_avx2(float *x, int n)
 		s0 = add_wide(s0, e);
 	}
 	if (k < n) {
-		__m256i m = tail_mask(n - k);
+		__m256i m = tail_mask8(n - k);
 		__m256 e = vexp(_mm256_sub_ps(_mm256_maskload_ps(x + k, m), mv));
 		e = _mm256_and_ps(e, _mm256_castsi256_ps(m));
 		_mm256_maskstore_ps(x + k, m, e);
@@ -205,7 +137,7 @@ void softmax_avx2(float *x, int n)
 	for (k = 0; k + 8 <= n; k += 8)
 		_mm256_storeu_ps(x + k, _mm256_mul_ps(_mm256_loadu_ps(x + k), inv));
 	if (k < n) {
-		__m256i m = tail_mask(n - k);
+		__m256i m = tail_mask8(n - k);
 		_mm256_maskstore_ps(x + k, m,
 				    _mm256_mul_ps(_mm256_maskload_ps(x + k, m), inv));
 	}
@@ -230,7 +162,7 @@ float dot_avx2(const float *a, const float *b, int n)
 	for (; k + 8 <= n; k += 8)
 		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), s0);
 	if (k < n) {
-		__m256i m = tail_mask(n - k);
+		__m256i m = tail_mask8(n - k);
 		s1 = _mm256_fmadd_ps(_mm256_maskload_ps(a + k, m),
 				     _mm256_maskload_ps(b + k, m), s1);
 	}
@@ -248,32 +180,10 @@ void axpy_avx2(float *y, float a, const float *x, int n)
 		_mm256_storeu_ps(y + k, _mm256_add_ps(_mm256_loadu_ps(y + k),
 			_mm256_mul_ps(av, _mm256_loadu_ps(x + k))));
 	if (k < n) {
-		__m256i m = tail_mask(n - k);
+		__m256i m = tail_mask8(n - k);
 		_mm256_maskstore_ps(y + k, m, _mm256_add_ps(_mm256_maskload_ps(y + k, m),
 			_mm256_mul_ps(av, _mm256_maskload_ps(x + k, m))));
 	}
-}
-
-/* GELU (tanh form) with tanh(y) = 1 - 2 / (e^2y + 1); same expression
- * tree as gelu_exact otherwise.  The tanh is accurate to ~1e-7 absolute
- * (not relative near 0), hence KIND_APPROX. */
-AI __m256 gelu8(__m256 x)
-{
-	const __m256 one = _mm256_set1_ps(1.0f);
-	__m256 y = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.79788456080286535588f), x),
-		_mm256_add_ps(one, _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.044715f), x), x)));
-	__m256 t = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f),
-		_mm256_add_ps(vexp(_mm256_add_ps(y, y)), one)));
-
-	return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(one, t));
-}
-
-/* x / (1 + e^-x), as silu_exact with vexp. */
-AI __m256 silu8(__m256 x)
-{
-	__m256 e = vexp(_mm256_xor_ps(x, _mm256_set1_ps(-0.0f)));
-
-	return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
 }
 
 /* g = act(g) * u over n entries, with the tail masked. */
@@ -285,7 +195,7 @@ AI __m256 silu8(__m256 x)
 			_mm256_storeu_ps(g + k, _mm256_mul_ps(                 \
 				ACT(_mm256_loadu_ps(g + k)), _mm256_loadu_ps(u + k))); \
 		if (k < n) {                                                   \
-			__m256i m = tail_mask(n - k);                          \
+			__m256i m = tail_mask8(n - k);                         \
 			_mm256_maskstore_ps(g + k, m, _mm256_mul_ps(           \
 				ACT(_mm256_maskload_ps(g + k, m)),             \
 				_mm256_maskload_ps(u + k, m)));                \
@@ -293,5 +203,5 @@ AI __m256 silu8(__m256 x)
 	}
 
 /* Contract: kernels.h glu_fn. */
-GLU_AVX2(gelu_avx2, gelu8)
-GLU_AVX2(silu_avx2, silu8)
+GLU_AVX2(gelu_avx2, vgelu)
+GLU_AVX2(silu_avx2, vsilu)

@@ -10,14 +10,7 @@
 #include <immintrin.h>
 #include <math.h>
 #include "variants.h"
-
-#define AI static inline __attribute__((always_inline))
-
-/* Lane mask selecting the first rem (0..15) lanes. */
-AI __mmask16 tail_mask(int rem)
-{
-	return (__mmask16)((1u << rem) - 1);
-}
+#include "simd.h"
 
 /* acc + each lane of v widened to double (8 + 8 lanes). */
 AI __m512d add_wide(__m512d acc, __m512 v)
@@ -27,37 +20,14 @@ AI __m512d add_wide(__m512d acc, __m512 v)
 		_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
 }
 
-/* e^x per lane: the Cephes expf of ops/avx2.c (vexp) in 16 lanes, with
- * the same constants, clamp and error. */
-AI __m512 vexp(__m512 x)
-{
-	const __m512 c1 = _mm512_set1_ps(0.693359375f);
-	const __m512 c2 = _mm512_set1_ps(-2.12194440e-4f);
-	__m512 n, r, p;
-	__m512i ni, n1, n2;
-
-	x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
-	x = _mm512_min_ps(_mm512_set1_ps(89.0f), x);
-	n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-				 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-	r = _mm512_fnmadd_ps(n, c1, x);
-	r = _mm512_fnmadd_ps(n, c2, r);
-	p = _mm512_set1_ps(1.9875691500e-4f);
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-	p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
-	p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
-	ni = _mm512_cvtps_epi32(n);
-	n1 = _mm512_srai_epi32(ni, 1);
-	n2 = _mm512_sub_epi32(ni, n1);
-	n1 = _mm512_slli_epi32(_mm512_add_epi32(n1, _mm512_set1_epi32(127)), 23);
-	n2 = _mm512_slli_epi32(_mm512_add_epi32(n2, _mm512_set1_epi32(127)), 23);
-	p = _mm512_mul_ps(p, _mm512_castsi512_ps(n1));
-	return _mm512_mul_ps(p, _mm512_castsi512_ps(n2));
-}
+/* vexp, vgelu, vsilu in 16 lanes; VNEG flips the bits as integers since
+ * _mm512_xor_ps needs AVX512DQ. */
+#define VW 512
+#define VROUND(v) \
+	_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define VNEG(v) _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), \
+	_mm512_set1_epi32((int)0x80000000u)))
+#include "vmath.h"
 
 /* Contract: kernels.h quantize_fn.  Bit-identical to quantize_scalar for
  * finite x, with the tiny-amax exception described at quantize_avx2;
@@ -87,7 +57,7 @@ void rmsnorm_avx512(float *o, const float *x, const float *w, int n, float eps)
 	int k;
 
 	for (k = 0; k < n; k += 16) {
-		__mmask16 m = n - k >= 16 ? (__mmask16)0xffff : tail_mask(n - k);
+		__mmask16 m = tail_mask16(n - k);
 		__m512 v = _mm512_maskz_loadu_ps(m, x + k);
 		__m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
 		__m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(
@@ -99,7 +69,7 @@ void rmsnorm_avx512(float *o, const float *x, const float *w, int n, float eps)
 	const __m512 scale = _mm512_set1_ps(1.0f / sqrtf((float)(ss / n) + eps));
 
 	for (k = 0; k < n; k += 16) {
-		__mmask16 m = n - k >= 16 ? (__mmask16)0xffff : tail_mask(n - k);
+		__mmask16 m = tail_mask16(n - k);
 		__m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + k), scale);
 		_mm512_mask_storeu_ps(o + k, m,
 				      _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, w + k)));
@@ -114,12 +84,12 @@ void softmax_avx512(float *x, int n)
 	int k;
 
 	for (k = 0; k < n; k += 16) {
-		__mmask16 m = n - k >= 16 ? (__mmask16)0xffff : tail_mask(n - k);
+		__mmask16 m = tail_mask16(n - k);
 		mv = _mm512_mask_max_ps(mv, m, mv, _mm512_maskz_loadu_ps(m, x + k));
 	}
 	mv = _mm512_set1_ps(_mm512_reduce_max_ps(mv));
 	for (k = 0; k < n; k += 16) {
-		__mmask16 m = n - k >= 16 ? (__mmask16)0xffff : tail_mask(n - k);
+		__mmask16 m = tail_mask16(n - k);
 		__m512 e = _mm512_maskz_mov_ps(m,
 			vexp(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + k), mv)));
 		_mm512_mask_storeu_ps(x + k, m, e);
@@ -128,7 +98,7 @@ void softmax_avx512(float *x, int n)
 	const __m512 inv = _mm512_set1_ps((float)(1.0 / _mm512_reduce_add_pd(s0)));
 
 	for (k = 0; k < n; k += 16) {
-		__mmask16 m = n - k >= 16 ? (__mmask16)0xffff : tail_mask(n - k);
+		__mmask16 m = tail_mask16(n - k);
 		_mm512_mask_storeu_ps(x + k, m,
 				      _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + k), inv));
 	}
@@ -146,7 +116,7 @@ float dot_avx512(const float *a, const float *b, int n)
 				     _mm512_loadu_ps(b + k + 16), s1);
 	}
 	for (; k < n; k += 16) {
-		__mmask16 m = n - k >= 16 ? (__mmask16)0xffff : tail_mask(n - k);
+		__mmask16 m = tail_mask16(n - k);
 		s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + k),
 				     _mm512_maskz_loadu_ps(m, b + k), s0);
 	}
@@ -160,39 +130,18 @@ void axpy_avx512(float *y, float a, const float *x, int n)
 	const __m512 av = _mm512_set1_ps(a);
 
 	for (int k = 0; k < n; k += 16) {
-		__mmask16 m = n - k >= 16 ? (__mmask16)0xffff : tail_mask(n - k);
+		__mmask16 m = tail_mask16(n - k);
 		_mm512_mask_storeu_ps(y + k, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + k),
 			_mm512_mul_ps(av, _mm512_maskz_loadu_ps(m, x + k))));
 	}
 }
 
-/* GELU (tanh form) as gelu8 in ops/avx2.c. */
-AI __m512 gelu16(__m512 x)
-{
-	const __m512 one = _mm512_set1_ps(1.0f);
-	__m512 y = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.79788456080286535588f), x),
-		_mm512_add_ps(one, _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.044715f), x), x)));
-	__m512 t = _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f),
-		_mm512_add_ps(vexp(_mm512_add_ps(y, y)), one)));
-
-	return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(one, t));
-}
-
-/* x / (1 + e^-x), as silu_exact with vexp. */
-AI __m512 silu16(__m512 x)
-{
-	__m512 e = vexp(_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x),
-		_mm512_set1_epi32((int)0x80000000u))));
-
-	return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
-}
-
+/* g = act(g) * u over n entries, masked per step. */
 #define GLU_AVX512(name, ACT)                                                  \
 	void name(float *g, const float *u, int n)                             \
 	{                                                                      \
 		for (int k = 0; k < n; k += 16) {                              \
-			__mmask16 m = n - k >= 16 ? (__mmask16)0xffff          \
-						  : tail_mask(n - k);          \
+			__mmask16 m = tail_mask16(n - k);                      \
 			_mm512_mask_storeu_ps(g + k, m, _mm512_mul_ps(         \
 				ACT(_mm512_maskz_loadu_ps(m, g + k)),          \
 				_mm512_maskz_loadu_ps(m, u + k)));             \
@@ -200,5 +149,5 @@ AI __m512 silu16(__m512 x)
 	}
 
 /* Contract: kernels.h glu_fn. */
-GLU_AVX512(gelu_avx512, gelu16)
-GLU_AVX512(silu_avx512, silu16)
+GLU_AVX512(gelu_avx512, vgelu)
+GLU_AVX512(silu_avx512, vsilu)
