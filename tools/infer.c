@@ -380,6 +380,7 @@ int main(int argc, char **argv)
 			rc = 0;
 	} else {
 		putchar('\n');
+		fflush(stdout);	/* the text ends before the summary on stderr */
 		rc = 0;
 	}
 	double per = r.n > 1 ? r.decode_ms / (r.n - 1) : 0.0;
