@@ -450,11 +450,9 @@ void model_for_each_wmat(struct model *m, void (*fn)(struct wmat *, void *),
 		for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
 			fn(all[k], ctx);
 	}
+	/* when tied, tok_embd shares output's data; it is only read a row at
+	 * a time from w->data, never by a matmul kernel, so it is not visited */
 	fn(&m->output, ctx);
-	/* the embedding is read a row at a time, never by a matmul kernel;
-	 * when tied, output is a copy of it and must stay in step */
-	if (m->tied)
-		m->tok_embd = m->output;
 }
 
 static size_t wmat_bytes(const struct wmat *w)

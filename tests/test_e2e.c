@@ -143,10 +143,9 @@ static int first_near_tie(const json_t *c, double tie_eps)
  * every token must match; otherwise tokens must match up to (and
  * including) the first near tie.  Logits of the fixture's top-5 must be
  * within logit_tol at every compared step. */
-static void check_cases(struct rig *rig_, const char *fixture, int exact,
+static void check_cases(struct rig *rig, const char *fixture, int exact,
 			double logit_tol, int ignore_eos)
 {
-	struct rig rig = *rig_;
 	json_t *root = load_fixture(fixture);
 	const json_t *cases = json_object_get(root, "cases");
 
@@ -162,7 +161,7 @@ static void check_cases(struct rig *rig_, const char *fixture, int exact,
 		double worst = 0.0;
 		int match = 0;
 
-		run_case(&rig, prompt, n_ref, ignore_eos, &r);
+		run_case(rig, prompt, n_ref, ignore_eos, &r);
 		check_prompt(c, &r);
 		while (match < r.n && match < n_ref &&
 		       r.tok[match] == json_integer_value(json_array_get(gen, (size_t)match)))
@@ -173,7 +172,7 @@ static void check_cases(struct rig *rig_, const char *fixture, int exact,
 			upto++;	/* the step that decided the divergence */
 		for (int i = 0; i < upto; i++)
 			worst = fmax(worst, step_logit_err(json_array_get(top, (size_t)i),
-						    r.logits + (size_t)i * rig.m->hp.n_vocab));
+						    r.logits + (size_t)i * rig->m->hp.n_vocab));
 		cr_log_info("%s [%s]: tokens match %d/%d (first near tie at %d), "
 			    "worst top-5 logit error %.2e", fixture, prompt, match,
 			    n_ref, tie, worst);
