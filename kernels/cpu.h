@@ -28,6 +28,21 @@ enum cpu_feature {
 
 #define CPU_N_FEATURES 11
 
+/* What each per-ISA object may execute: every feature its compile flags
+ * enable (the Makefile's AVX2_FLAGS, VNNI_FLAGS, AVX512_FLAGS), since the
+ * compiler is free to use any of them, not only the intrinsics written.
+ * kernels/ops/avx512.c is the exception: it has no int8 dot product for
+ * the compiler to turn into VNNI, so it runs on AVX-512 parts without
+ * VNNI (Skylake-SP). */
+/* Haswell+, Zen 1+ */
+#define NEEDS_AVX2 (CPU_AVX | CPU_AVX2 | CPU_FMA | CPU_F16C)
+/* Alder Lake+ client, Sapphire Rapids+, Zen 5 */
+#define NEEDS_AVXVNNI (NEEDS_AVX2 | CPU_AVXVNNI)
+/* Skylake-SP+, Ice Lake, Zen 4+ */
+#define NEEDS_AVX512 (NEEDS_AVX2 | CPU_AVX512F | CPU_AVX512BW | CPU_AVX512VL)
+/* Cascade Lake+, Ice Lake, Zen 4+ */
+#define NEEDS_AVX512VNNI (NEEDS_AVX512 | CPU_AVX512VNNI)
+
 struct cpu_info {
 	char vendor[13];
 	char brand[49];

@@ -149,6 +149,10 @@ const struct variant *variant_find(enum op_id op, const char *name);
  * variant.  Q8TUNE_DEBUG=1 logs each choice to stderr. */
 int kernels_default(struct kernels *k, char *err, size_t errlen);
 
+/* Fills k with the reference variant of every op (the all-scalar set);
+ * no environment overrides. */
+void kernels_reference(struct kernels *k);
+
 /* Sets op to variant `name`; 0, or -1 with a message in err. */
 int kernels_set(struct kernels *k, enum op_id op, const char *name,
 		char *err, size_t errlen);

@@ -18,20 +18,6 @@
 	{ .name = nm, .needs = nd, .kind = KIND_APPROX, .err_bound = bound, \
 	  .fn.member = f }
 
-/* What each per-ISA object may execute: every feature its compile flags
- * enable (see the Makefile), since the compiler is free to use any of
- * them, not only the intrinsics written.  ops/avx512.c is the exception:
- * it has no int8 dot product for the compiler to turn into VNNI, so it
- * runs on AVX-512 parts without VNNI (Skylake-SP). */
-/* Haswell+, Zen 1+ */
-#define NEEDS_AVX2 (CPU_AVX | CPU_AVX2 | CPU_FMA | CPU_F16C)
-/* Alder Lake+ client, Sapphire Rapids+, Zen 5 */
-#define NEEDS_AVXVNNI (NEEDS_AVX2 | CPU_AVXVNNI)
-/* Skylake-SP+, Ice Lake, Zen 4+ */
-#define NEEDS_AVX512 (NEEDS_AVX2 | CPU_AVX512F | CPU_AVX512BW | CPU_AVX512VL)
-/* Cascade Lake+, Ice Lake, Zen 4+ */
-#define NEEDS_AVX512VNNI (NEEDS_AVX512 | CPU_AVX512VNNI)
-
 /* gelu via vexp: worst 2.07e-7 (units below) over every third float in
  * [-64, 64] (7.4e8 points, u = 1); declared with a 2x margin. */
 #define GELU_VEXP_BOUND 4e-7
@@ -204,6 +190,12 @@ static int debug_enabled(void)
 {
 	const char *d = getenv("Q8TUNE_DEBUG");
 	return d && *d && strcmp(d, "0");
+}
+
+void kernels_reference(struct kernels *k)
+{
+	for (int op = 0; op < OP_COUNT; op++)
+		k->v[op] = variant_reference((enum op_id)op);
 }
 
 int kernels_default(struct kernels *k, char *err, size_t errlen)

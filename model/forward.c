@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "model.h"
 #include "pool.h"
+#include "prof.h"
 
 #define UBATCH 512	/* tokens per pass through the layers */
 #define ROW_ALIGN 16	/* matmul row slices are multiples of this */
@@ -27,10 +29,48 @@ struct session {
 	float *att;		/* (cap, qdim) */
 	float *hb, *hb2;	/* (cap, n_ff) */
 	float *kc, *vc;		/* (n_layer, n_ctx, kvdim) */
-	float *scores;		/* (threads, n_ctx) */
+	float *scores;		/* (score_threads, n_ctx) */
+	int score_threads;
 	void *act;		/* cap rows of converted activations */
+	int scratch_rows;	/* tokens the scratch above holds; 0: none */
+	enum scratch_mode scratch;
 	struct rope_tab rope;
+	struct prof *prof;	/* NULL: no timestamps taken */
 };
+
+static int scratch_alloc(struct session *s, int U);
+static void scratch_free(struct session *s);
+
+/* --- profiling ----------------------------------------------------------- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Start of a profiled step: a timestamp, or 0 when no profile is
+ * attached (then prof_add does nothing). */
+static inline uint64_t prof_tick(const struct session *s)
+{
+	return s->prof ? now_ns() : 0;
+}
+
+static inline void prof_add(struct session *s, enum prof_op op, uint64_t t0,
+			    double bytes, double macs)
+{
+	struct prof_row *r;
+
+	if (!s->prof)
+		return;
+	r = &s->prof->r[op];
+	r->ns += (double)(now_ns() - t0);
+	r->calls++;
+	r->bytes += bytes;
+	r->macs += macs;
+}
 
 /* --- matmul -------------------------------------------------------------- */
 
@@ -126,11 +166,26 @@ static void mm_task(void *ctx, int ith, int nth)
 	}
 }
 
-/* y (nt, ldy) [:, 0..w->rows) = x (nt, w->cols) times w transposed. */
+/* Bytes of w as variant v reads it. */
+static double wmat_bytes_as(const struct wmat *w, const struct variant *v)
+{
+	if (w->type != GGML_TYPE_Q8_0)
+		return (double)w->rows * w->cols *
+		       (w->type == GGML_TYPE_F32 ? 4 : 2);
+	if (v && v->prep)
+		return (double)v->prep->bytes(w->rows, w->cols / QK8_0);
+	return (double)w->rows * (w->cols / QK8_0) * sizeof(block_q8_0);
+}
+
+/* y (nt, ldy) [:, 0..w->rows) = x (nt, w->cols) times w transposed;
+ * profiled as po (the conversion of x as PROF_QUANTIZE). */
 static void matmul(struct session *s, const struct wmat *w, const float *x,
-		   int nt, float *y, int ldy)
+		   int nt, float *y, int ldy, enum prof_op po)
 {
 	struct mm_job j = { s, w, x, y, nt, ldy, NULL, NULL, ROW_ALIGN };
+	const double in_bytes = (double)nt * w->cols * sizeof(float);
+	double act_bytes = 0;
+	uint64_t t0;
 
 	if (w->type == GGML_TYPE_Q8_0) {
 		/* the chosen variant, unless this shape does not fit it or its
@@ -147,12 +202,25 @@ static void matmul(struct session *s, const struct wmat *w, const float *x,
 			j.align = j.v->prep->row_align;
 	}
 	if (w->type != GGML_TYPE_F32) {
+		t0 = prof_tick(s);
 		if (nt >= 4)
 			pool_run(s->pool, convert_task, &j);
 		else
 			convert_rows(&j, 0, nt);
+		act_bytes = w->type == GGML_TYPE_Q8_0 ?
+			(double)nt * (w->cols / QK8_0) * sizeof(block_q8_0) :
+			(double)nt * w->cols * 2;
+		prof_add(s, PROF_QUANTIZE, t0, in_bytes + act_bytes, 0);
 	}
+	t0 = prof_tick(s);
 	pool_run(s->pool, mm_task, &j);
+	if (s->prof) {
+		prof_add(s, po, t0, wmat_bytes_as(w, j.v) +
+			 (act_bytes ? act_bytes : in_bytes) +
+			 (double)nt * w->rows * sizeof(float),
+			 (double)nt * w->rows * w->cols);
+		s->prof->r[po].int8 = w->type == GGML_TYPE_Q8_0;
+	}
 }
 
 /* --- attention ----------------------------------------------------------- */
@@ -171,7 +239,7 @@ static void att_task(void *ctx, int ith, int nth)
 	const struct kernels *k = s->k;
 	const int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
 	const size_t lofs = (size_t)j->layer * s->n_ctx * s->kvdim;
-	float *sc = s->scores + (size_t)ith * s->n_ctx;
+	float *sc = s->scores + (size_t)ith * s->n_ctx;	/* nth <= score_threads */
 
 	for (int task = ith; task < j->nt * hp->n_head; task += nth) {
 		const int t = task / hp->n_head, h = task % hp->n_head;
@@ -213,6 +281,29 @@ static void glu_task(void *ctx, int ith, int nth)
 
 /* --- the pass ------------------------------------------------------------ */
 
+/* x += d over n floats. */
+static void residual_add(struct session *s, const float *d, size_t n)
+{
+	uint64_t t0 = prof_tick(s);
+
+	for (size_t i = 0; i < n; i++)
+		s->x[i] += d[i];
+	prof_add(s, PROF_RESIDUAL, t0, 3.0 * sizeof(float) * n, 0);
+}
+
+/* o = rmsnorm(x) * w for nt rows of E. */
+static void rmsnorm_rows(struct session *s, float *o, const float *x,
+			 const float *w, int nt)
+{
+	const int E = s->m->hp.n_embd;
+	uint64_t t0 = prof_tick(s);
+
+	for (int t = 0; t < nt; t++)
+		KCALL(s->k, OP_RMSNORM, rmsnorm)(o + (size_t)t * E,
+			x + (size_t)t * E, w, E, s->m->hp.eps);
+	prof_add(s, PROF_RMSNORM, t0, 3.0 * sizeof(float) * nt * E, 0);
+}
+
 static void layer_forward(struct session *s, int il, int nt)
 {
 	const struct model *m = s->m;
@@ -222,20 +313,24 @@ static void layer_forward(struct session *s, int il, int nt)
 	const int E = hp->n_embd, F = hp->n_ff;
 	float *kc = s->kc + ((size_t)il * s->n_ctx + s->pos) * s->kvdim;
 	float *vc = s->vc + ((size_t)il * s->n_ctx + s->pos) * s->kvdim;
+	uint64_t t0;
 
-	for (int t = 0; t < nt; t++)
-		KCALL(k, OP_RMSNORM, rmsnorm)(s->xb + (size_t)t * E,
-			s->x + (size_t)t * E, l->attn_norm, E, hp->eps);
-	matmul(s, &l->wq, s->xb, nt, s->q, s->qdim);
-	matmul(s, &l->wk, s->xb, nt, kc, s->kvdim);	/* straight into the cache */
-	matmul(s, &l->wv, s->xb, nt, vc, s->kvdim);
+	rmsnorm_rows(s, s->xb, s->x, l->attn_norm, nt);
+	matmul(s, &l->wq, s->xb, nt, s->q, s->qdim, PROF_MM_QKV);
+	/* k and v straight into the cache */
+	matmul(s, &l->wk, s->xb, nt, kc, s->kvdim, PROF_MM_QKV);
+	matmul(s, &l->wv, s->xb, nt, vc, s->kvdim, PROF_MM_QKV);
+	t0 = prof_tick(s);
 	for (int t = 0; t < nt; t++) {
 		KCALL(k, OP_ROPE, rope)(s->q + (size_t)t * s->qdim, hp->n_head,
 					hp->head_dim, s->pos + t, &s->rope);
 		KCALL(k, OP_ROPE, rope)(kc + (size_t)t * s->kvdim, hp->n_head_kv,
 					hp->head_dim, s->pos + t, &s->rope);
 	}
+	prof_add(s, PROF_ROPE, t0, 2.0 * sizeof(float) * nt *
+		 (s->qdim + s->kvdim), 0);
 
+	t0 = prof_tick(s);
 	struct att_job aj = { s, il, s->pos, nt, 1.0f / sqrtf((float)hp->head_dim) };
 	if (hp->arch == ARCH_GEMMA) {
 		/* gemma scales q, not the scores (as llama.cpp's graph does) */
@@ -245,22 +340,27 @@ static void layer_forward(struct session *s, int il, int nt)
 		aj.scale = 1.0f;
 	}
 	pool_run(s->pool, att_task, &aj);
+	if (s->prof) {
+		/* every head reads the n_kv cached k and v rows of its group */
+		const double kv_reads = (double)hp->n_head * hp->head_dim *
+			((double)nt * (s->pos + 1) + (double)nt * (nt - 1) / 2);
+		prof_add(s, PROF_ATTENTION, t0, sizeof(float) * (2 * kv_reads +
+			 2.0 * nt * s->qdim), 2 * kv_reads);
+	}
 
-	matmul(s, &l->wo, s->att, nt, s->xb2, E);
-	for (size_t i = 0; i < (size_t)nt * E; i++)
-		s->x[i] += s->xb2[i];
+	matmul(s, &l->wo, s->att, nt, s->xb2, E, PROF_MM_ATTN_OUT);
+	residual_add(s, s->xb2, (size_t)nt * E);
 
-	for (int t = 0; t < nt; t++)
-		KCALL(k, OP_RMSNORM, rmsnorm)(s->xb + (size_t)t * E,
-			s->x + (size_t)t * E, l->ffn_norm, E, hp->eps);
-	matmul(s, &l->w_gate, s->xb, nt, s->hb, F);
-	matmul(s, &l->w_up, s->xb, nt, s->hb2, F);
+	rmsnorm_rows(s, s->xb, s->x, l->ffn_norm, nt);
+	matmul(s, &l->w_gate, s->xb, nt, s->hb, F, PROF_MM_FFN_UP);
+	matmul(s, &l->w_up, s->xb, nt, s->hb2, F, PROF_MM_FFN_UP);
+	t0 = prof_tick(s);
 	struct glu_job gj = { k, hp->arch == ARCH_GEMMA ? OP_GELU : OP_SILU,
 			      s->hb, s->hb2, nt * F };
 	pool_run(s->pool, glu_task, &gj);
-	matmul(s, &l->w_down, s->hb, nt, s->xb2, E);
-	for (size_t i = 0; i < (size_t)nt * E; i++)
-		s->x[i] += s->xb2[i];
+	prof_add(s, PROF_GLU, t0, 3.0 * sizeof(float) * nt * F, 0);
+	matmul(s, &l->w_down, s->hb, nt, s->xb2, E, PROF_MM_FFN_DOWN);
+	residual_add(s, s->xb2, (size_t)nt * E);
 }
 
 /* One ubatch of nt <= cap tokens. */
@@ -270,6 +370,7 @@ static void eval_ubatch(struct session *s, const int32_t *tok, int nt,
 	const struct model *m = s->m;
 	const struct hparams *hp = &m->hp;
 	const int E = hp->n_embd;
+	uint64_t t0 = prof_tick(s);
 
 	for (int t = 0; t < nt; t++) {
 		float *xr = s->x + (size_t)t * E;
@@ -280,14 +381,15 @@ static void eval_ubatch(struct session *s, const int32_t *tok, int nt,
 				xr[i] *= sc;
 		}
 	}
+	prof_add(s, PROF_EMBED, t0, (double)nt * (wmat_bytes_as(&m->tok_embd,
+		 NULL) / m->tok_embd.rows + E * sizeof(float)), 0);
 	for (int il = 0; il < hp->n_layer; il++)
 		layer_forward(s, il, nt);
 	s->pos += nt;
 	if (!logits)
 		return;
-	KCALL(s->k, OP_RMSNORM, rmsnorm)(s->xb, s->x + (size_t)(nt - 1) * E,
-					 m->out_norm, E, hp->eps);
-	matmul(s, &m->output, s->xb, 1, logits, hp->n_vocab);
+	rmsnorm_rows(s, s->xb, s->x + (size_t)(nt - 1) * E, m->out_norm, 1);
+	matmul(s, &m->output, s->xb, 1, logits, hp->n_vocab, PROF_MM_OUTPUT);
 }
 
 int session_eval(struct session *s, const int32_t *tokens, int n,
@@ -306,15 +408,75 @@ int session_eval(struct session *s, const int32_t *tokens, int n,
 				 "(vocabulary of %d)", tokens[i], s->m->hp.n_vocab);
 			return -1;
 		}
+	const uint64_t t0 = prof_tick(s);
+	const int rows = n < s->cap ? n : s->cap;
+	if ((s->scratch == SCRATCH_PER_CALL || s->scratch_rows < rows) &&
+	    scratch_alloc(s, s->scratch == SCRATCH_PER_CALL ? rows : s->cap) < 0) {
+		snprintf(err, errlen, "out of memory for scratch of %d tokens", rows);
+		return -1;
+	}
 	for (int done = 0; done < n;) {
 		int nt = n - done < s->cap ? n - done : s->cap;
 		eval_ubatch(s, tokens + done, nt, done + nt == n ? logits : NULL);
 		done += nt;
 	}
+	if (s->scratch == SCRATCH_PER_CALL)
+		scratch_free(s);
+	if (s->prof) {
+		s->prof->pass_ns += (double)(now_ns() - t0);
+		s->prof->passes++;
+	}
 	return 0;
 }
 
 /* --- lifetime ------------------------------------------------------------ */
+
+static void scratch_free(struct session *s)
+{
+	free(s->x);
+	free(s->xb);
+	free(s->xb2);
+	free(s->q);
+	free(s->att);
+	free(s->hb);
+	free(s->hb2);
+	free(s->scores);
+	free(s->act);
+	s->x = s->xb = s->xb2 = s->q = s->att = s->hb = s->hb2 = NULL;
+	s->scores = NULL;
+	s->act = NULL;
+	s->scratch_rows = 0;
+	s->score_threads = 0;
+}
+
+/* (Re)allocates the per-token buffers for U tokens and the attention
+ * scores for every thread the pool may activate.  0, or -1 (nothing held). */
+static int scratch_alloc(struct session *s, int U)
+{
+	const struct hparams *hp = &s->m->hp;
+	const size_t E = (size_t)hp->n_embd;
+	int maxdim = hp->n_embd > hp->n_ff ? hp->n_embd : hp->n_ff;
+
+	maxdim = maxdim > s->qdim ? maxdim : s->qdim;
+	scratch_free(s);
+	s->x = malloc(sizeof(float) * U * E);
+	s->xb = malloc(sizeof(float) * U * E);
+	s->xb2 = malloc(sizeof(float) * U * E);
+	s->q = malloc(sizeof(float) * U * s->qdim);
+	s->att = malloc(sizeof(float) * U * s->qdim);
+	s->hb = malloc(sizeof(float) * U * hp->n_ff);
+	s->hb2 = malloc(sizeof(float) * U * hp->n_ff);
+	s->score_threads = pool_threads_max(s->pool);
+	s->scores = malloc(sizeof(float) * (size_t)s->n_ctx * s->score_threads);
+	s->act = malloc(2 * (size_t)U * maxdim);	/* >= 34/32 bytes each */
+	if (!s->x || !s->xb || !s->xb2 || !s->q || !s->att || !s->hb ||
+	    !s->hb2 || !s->scores || !s->act) {
+		scratch_free(s);
+		return -1;
+	}
+	s->scratch_rows = U;
+	return 0;
+}
 
 /* Builds the RoPE table if k's rope variant reads one. */
 static int rope_table_for(struct session *s, const struct kernels *k)
@@ -335,7 +497,7 @@ struct session *session_create(const struct model *m, int n_ctx,
 {
 	const struct hparams *hp = &m->hp;
 	struct session *s = calloc(1, sizeof *s);
-	int maxdim;
+	const char *sm = getenv("Q8TUNE_SCRATCH");
 
 	if (!s)
 		goto oom;
@@ -352,26 +514,14 @@ struct session *session_create(const struct model *m, int n_ctx,
 	s->kvdim = hp->n_head_kv * hp->head_dim;
 	s->rope = (struct rope_tab){ .n_rot = hp->n_rot,
 		.neox = hp->arch == ARCH_GEMMA, .base = hp->rope_base };
-	maxdim = hp->n_embd > hp->n_ff ? hp->n_embd : hp->n_ff;
-	maxdim = maxdim > s->qdim ? maxdim : s->qdim;
-
+	s->scratch = sm && !strcmp(sm, "per_call") ? SCRATCH_PER_CALL :
+		     SCRATCH_ARENA;
 	s->cap = n_ctx < UBATCH ? n_ctx : UBATCH;
-	const size_t U = (size_t)s->cap, E = (size_t)hp->n_embd;
 	const size_t kv = (size_t)hp->n_layer * n_ctx * s->kvdim;
-	s->x = malloc(sizeof(float) * U * E);
-	s->xb = malloc(sizeof(float) * U * E);
-	s->xb2 = malloc(sizeof(float) * U * E);
-	s->q = malloc(sizeof(float) * U * s->qdim);
-	s->att = malloc(sizeof(float) * U * s->qdim);
-	s->hb = malloc(sizeof(float) * U * hp->n_ff);
-	s->hb2 = malloc(sizeof(float) * U * hp->n_ff);
 	s->kc = calloc(kv, sizeof(float));
 	s->vc = calloc(kv, sizeof(float));
-	s->scores = malloc(sizeof(float) * (size_t)n_ctx * pool_threads(pool));
-	s->act = malloc(2 * U * (size_t)maxdim);	/* >= 34/32 bytes each */
-	if (!s->x || !s->xb || !s->xb2 || !s->q || !s->att || !s->hb ||
-	    !s->hb2 || !s->kc || !s->vc || !s->scores || !s->act ||
-	    rope_table_for(s, k) < 0)
+	if (!s->kc || !s->vc || rope_table_for(s, k) < 0 ||
+	    (s->scratch == SCRATCH_ARENA && scratch_alloc(s, s->cap) < 0))
 		goto oom;
 	return s;
 
@@ -386,17 +536,9 @@ void session_free(struct session *s)
 {
 	if (!s)
 		return;
-	free(s->x);
-	free(s->xb);
-	free(s->xb2);
-	free(s->q);
-	free(s->att);
-	free(s->hb);
-	free(s->hb2);
+	scratch_free(s);
 	free(s->kc);
 	free(s->vc);
-	free(s->scores);
-	free(s->act);
 	free(s->rope.cs);
 	free(s);
 }
@@ -422,4 +564,56 @@ int session_set_kernels(struct session *s, const struct kernels *k)
 		return -1;
 	s->k = k;
 	return 0;
+}
+
+void session_set_prof(struct session *s, struct prof *p)
+{
+	s->prof = p;
+}
+
+void session_set_scratch(struct session *s, enum scratch_mode mode)
+{
+	if (mode == s->scratch)
+		return;
+	s->scratch = mode;
+	if (mode == SCRATCH_PER_CALL)
+		scratch_free(s);	/* the next eval allocates what it needs */
+}
+
+enum scratch_mode session_scratch(const struct session *s)
+{
+	return s->scratch;
+}
+
+const char *scratch_mode_name(enum scratch_mode m)
+{
+	return m == SCRATCH_PER_CALL ? "per_call" : "arena";
+}
+
+static const char *const prof_names[PROF_COUNT] = {
+	[PROF_EMBED] = "embed", [PROF_RMSNORM] = "rmsnorm",
+	[PROF_QUANTIZE] = "quantize", [PROF_MM_QKV] = "mm_qkv",
+	[PROF_MM_ATTN_OUT] = "mm_attn_out", [PROF_MM_FFN_UP] = "mm_ffn_gate_up",
+	[PROF_MM_FFN_DOWN] = "mm_ffn_down", [PROF_MM_OUTPUT] = "mm_output",
+	[PROF_ROPE] = "rope", [PROF_ATTENTION] = "attention",
+	[PROF_GLU] = "glu", [PROF_RESIDUAL] = "residual",
+};
+
+const char *prof_op_name(enum prof_op op)
+{
+	return op < PROF_COUNT ? prof_names[op] : "?";
+}
+
+enum op_id prof_op_kernel(enum prof_op op)
+{
+	switch (op) {
+	case PROF_RMSNORM: return OP_RMSNORM;
+	case PROF_QUANTIZE: return OP_QUANTIZE;
+	case PROF_ROPE: return OP_ROPE;
+	case PROF_ATTENTION: return OP_DOT;
+	case PROF_GLU: return OP_GELU;
+	case PROF_MM_QKV: case PROF_MM_ATTN_OUT: case PROF_MM_FFN_UP:
+	case PROF_MM_FFN_DOWN: case PROF_MM_OUTPUT: return OP_MATMUL_Q8;
+	default: return OP_COUNT;
+	}
 }

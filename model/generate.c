@@ -50,11 +50,19 @@ int generate(struct session *s, const int32_t *prompt, int n_prompt,
 		goto free_all;
 	}
 
+	if (p->on_phase && p->on_phase(p->phase_ctx, GEN_PROMPT, err, errlen) < 0)
+		goto free_all;
 	t0 = now_ms();
 	if (session_eval(s, prompt, n_prompt, logits, err, errlen) < 0)
 		goto free_all;
 	r->prompt_ms = now_ms() - t0;
 
+	if (p->decode_k && session_set_kernels(s, p->decode_k) < 0) {
+		snprintf(err, errlen, "out of memory switching to the decode kernels");
+		goto free_all;
+	}
+	if (p->on_phase && p->on_phase(p->phase_ctx, GEN_DECODE, err, errlen) < 0)
+		goto free_all;
 	t0 = now_ms();
 	while (r->n < p->n_predict) {
 		int32_t id = sampler_sample(smp, logits);

@@ -8,6 +8,16 @@
 #include "sampler.h"
 
 struct session;
+struct kernels;
+
+enum gen_phase { GEN_PROMPT, GEN_DECODE };
+
+/* Called before the prompt eval (GEN_PROMPT) and before the decode loop
+ * (GEN_DECODE), outside both timings, e.g. to change the pool's active
+ * threads or pinning per phase.  0, or -1 with a message (generate then
+ * fails with it). */
+typedef int (*gen_phase_fn)(void *ctx, enum gen_phase ph, char *err,
+			    size_t errlen);
 
 struct gen_params {
 	int n_predict;		/* tokens to generate at most */
@@ -15,6 +25,13 @@ struct gen_params {
 	int32_t eos;		/* EOS id (ignored if < 0) */
 	int top_n;		/* record the top_n logits at every step */
 	struct sampler_params sp;
+	/* Optional (zero: unused).  decode_k: the kernel set for the decode
+	 * evals, switched to with session_set_kernels after the prompt (its
+	 * weight layouts must have been made by model_prepare; the session
+	 * keeps it afterwards).  on_phase(phase_ctx, ...) as above. */
+	const struct kernels *decode_k;
+	gen_phase_fn on_phase;
+	void *phase_ctx;
 };
 
 struct gen_result {
@@ -30,8 +47,8 @@ struct gen_result {
 typedef void (*gen_token_fn)(void *ctx, int32_t id);
 
 /* Evaluates the prompt as one batch, then samples and evaluates one token
- * at a time.  Fills r (free with gen_result_free).  0, or -1 with a
- * message in err. */
+ * at a time (with p->decode_k, if set, from the first decode eval on).
+ * Fills r (free with gen_result_free).  0, or -1 with a message in err. */
 int generate(struct session *s, const int32_t *prompt, int n_prompt,
 	     const struct gen_params *p, gen_token_fn cb, void *cb_ctx,
 	     struct gen_result *r, char *err, size_t errlen);

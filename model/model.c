@@ -473,6 +473,19 @@ size_t model_weight_bytes(const struct model *m)
 	return n;
 }
 
+static void add_macs(struct wmat *w, void *ctx)
+{
+	*(double *)ctx += (double)w->rows * w->cols;
+}
+
+double model_weight_macs(const struct model *m)
+{
+	double n = 0;
+
+	model_for_each_wmat((struct model *)m, add_macs, &n);
+	return n;
+}
+
 const void *wmat_data_for(const struct wmat *w, const struct variant *v)
 {
 	if (!v->prep)

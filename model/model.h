@@ -109,8 +109,17 @@ void model_for_each_wmat(struct model *m, void (*fn)(struct wmat *, void *),
 
 /* Bytes of weights a forward pass over one token reads. */
 size_t model_weight_bytes(const struct model *m);
+/* Multiply-accumulates of the matmuls of one token's pass. */
+double model_weight_macs(const struct model *m);
 
 struct session;
+struct prof;
+
+/* Where the per-token scratch of a session lives: one arena sized at
+ * session_create (the default), or allocated and freed around every
+ * session_eval (the naive way, kept to measure whether it matters).
+ * Q8TUNE_SCRATCH=per_call selects the second at session_create. */
+enum scratch_mode { SCRATCH_ARENA, SCRATCH_PER_CALL };
 
 /* A KV cache of n_ctx positions plus scratch, bound to m, a kernel set
  * and a pool (both borrowed, must outlive the session).  NULL on failure
@@ -132,5 +141,11 @@ const struct model *session_model(const struct session *s);
 /* Switches the kernel set used by later evals (building what it needs,
  * e.g. a RoPE table).  0, or -1 out of memory (the old set stays). */
 int session_set_kernels(struct session *s, const struct kernels *k);
+/* Attaches a profile that later evals add to (NULL: none, no timestamps
+ * taken).  The caller owns p; see prof.h. */
+void session_set_prof(struct session *s, struct prof *p);
+void session_set_scratch(struct session *s, enum scratch_mode mode);
+enum scratch_mode session_scratch(const struct session *s);
+const char *scratch_mode_name(enum scratch_mode m);
 
 #endif

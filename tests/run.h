@@ -14,7 +14,7 @@ struct proc {
 	char *out, *err;	/* NUL-terminated captures (caller frees) */
 };
 
-static char *slurp_fd(int fd)
+static inline char *slurp_fd(int fd)
 {
 	size_t n = 0, cap = 4096;
 	char *b = malloc(cap);
@@ -34,7 +34,7 @@ static char *slurp_fd(int fd)
 
 /* Runs argv (argv[0] a path) with stdout and stderr captured; returns the
  * wait status in p->status. */
-static void run_argv(char *const argv[], struct proc *p)
+static inline void run_argv(char *const argv[], struct proc *p)
 {
 	char on[] = "/tmp/q8t-outXXXXXX", en[] = "/tmp/q8t-errXXXXXX";
 	int of = mkstemp(on), ef = mkstemp(en);
@@ -56,14 +56,14 @@ static void run_argv(char *const argv[], struct proc *p)
 	p->err = slurp_fd(ef);
 }
 
-static void proc_free(struct proc *p)
+static inline void proc_free(struct proc *p)
 {
 	free(p->out);
 	free(p->err);
 }
 
 /* Counts '\n'-terminated lines. */
-static int count_lines(const char *s)
+static inline int count_lines(const char *s)
 {
 	int n = 0;
 

@@ -1233,6 +1233,94 @@ static void gelu_bumped(float *g, const float *u, int n)
 			g[i] += 1e-5f;
 }
 
+/* tanh as (e^2z - 1) / (e^2z + 1): accurate, until e^2z overflows to
+ * inf (x above about 10) and the quotient is NaN. */
+static void gelu_expform(float *g, const float *u, int n)
+{
+	const float c = 0.79788456080286535588f;
+
+	for (int i = 0; i < n; i++) {
+		const float x = g[i];
+		const float e = expf(2.0f * c * x * (1.0f + 0.044715f * x * x));
+
+		g[i] = 0.5f * x * (1.0f + (e - 1.0f) / (e + 1.0f)) * u[i];
+	}
+}
+
+/* SiLU flushed to zero below g = -20, where the true value is a tiny
+ * negative number: wrong only in the far tail. */
+static void silu_flush(float *g, const float *u, int n)
+{
+	for (int i = 0; i < n; i++)
+		g[i] = g[i] < -20.0f ? 0.0f : g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+/* The classic SIMD bug: the n % 8 tail left out of the sum. */
+static float dot_no_tail(const float *a, const float *b, int n)
+{
+	float s = 0.0f;
+
+	for (int i = 0; i < n - n % 8; i++)
+		s += a[i] * b[i];
+	return s;
+}
+
+static void mm_f32_no_tail(const float *w, const float *x, float *y, int n,
+			   int r0, int r1, int nt, int ldy)
+{
+	for (int r = r0; r < r1; r++)
+		for (int t = 0; t < nt; t++)
+			y[(size_t)t * ldy + r] = dot_no_tail(w + (size_t)r * n,
+							     x + (size_t)t * n, n);
+}
+
+/* RoPE written again from its specification (kernels.h, ggml's angle
+ * stepping, so that it matches the reference bit for bit), with the one
+ * bug rope_bug names; ROPE_OK is the control that must pass.  With
+ * rope_table the angles come from t->cs, as a VF_ROPE_TABLE variant's. */
+enum rope_bug {
+	ROPE_OK,
+	ROPE_POS_PLUS1,		/* angles of the next position */
+	ROPE_SIN_SIGN,		/* rotates by -theta */
+	ROPE_SKIP_HEAD,		/* leaves the last head alone */
+	ROPE_PAIRING,		/* pairs of the other layout (normal vs NEOX) */
+	ROPE_ALL_DIMS,		/* rotates all head_dim dims, not n_rot */
+	ROPE_ROW_STRIDE,	/* table row pos * n_rot/2, not pos * n_rot */
+};
+static enum rope_bug rope_bug;
+static int rope_table;
+
+static void rope_mutant(float *x, int n_head, int head_dim, int pos,
+			const struct rope_tab *t)
+{
+	const int neox = rope_bug == ROPE_PAIRING ? !t->neox : t->neox;
+	const int half = (rope_bug == ROPE_ALL_DIMS ? head_dim : t->n_rot) / 2;
+	const int p = rope_bug == ROPE_POS_PLUS1 ? pos + 1 : pos;
+	const int heads = rope_bug == ROPE_SKIP_HEAD ? n_head - 1 : n_head;
+	const float step = powf(t->base, -2.0f / (float)t->n_rot);
+	const float sg = rope_bug == ROPE_SIN_SIGN ? -1.0f : 1.0f;
+	/* p % n_ctx: row pos + 1 of the last position wraps to row 0, so the
+	 * table is never read past its end */
+	const float *row = rope_table ? t->cs + (size_t)(p % t->n_ctx) * t->n_rot /
+				(rope_bug == ROPE_ROW_STRIDE ? 2 : 1) : NULL;
+
+	for (int h = 0; h < heads; h++) {
+		float *v = x + (size_t)h * head_dim, theta = (float)p;
+
+		for (int i = 0; i < half; i++, theta *= step) {
+			float *a = neox ? v + i : v + 2 * i;
+			const int d = neox ? half : 1;
+			const float c = row && i < t->n_rot / 2 ? row[2 * i] : cosf(theta);
+			const float s = sg * (row && i < t->n_rot / 2 ?
+					      row[2 * i + 1] : sinf(theta));
+			const float x0 = a[0], x1 = a[d];
+
+			a[0] = x0 * c - x1 * s;
+			a[d] = x0 * s + x1 * c;
+		}
+	}
+}
+
 static const struct variant_prep *swap_base;
 
 /* swap_base's prepare of w with rows 0 and 1 exchanged. */
@@ -1274,24 +1362,53 @@ static void must_catch(enum op_id op, struct variant fake, const char *what)
 	    c.op, c.name, what, c.fails, c.checks, c.first);
 }
 
+/* The broken variants of the element-wise and matmul ops, one a row:
+ * op, the fake variant, what is wrong with it. */
+#define BROKEN(op_, name_, kind_, bound_, member, f, what_)                    \
+	{ .op = op_, .what = what_, .v = { .name = name_, .kind = kind_,       \
+	  .err_bound = bound_, .fn.member = f } }
+static const struct broken {
+	enum op_id op;
+	const char *what;
+	struct variant v;
+} broken[] = {
+	BROKEN(OP_MATMUL_Q8, "drop_block", KIND_EXACT, 0, matmul_q8,
+	       q8_drop_last_block, "ignores the last block"),
+	BROKEN(OP_MATMUL_Q8, "skip_one", KIND_EXACT, 0, matmul_q8, q8_skip_one,
+	       "leaves one element unwritten"),
+	BROKEN(OP_MATMUL_Q8, "spill", KIND_EXACT, 0, matmul_q8, q8_spill,
+	       "writes outside [r0, r1)"),
+	BROKEN(OP_MATMUL_Q8, "scaled", KIND_EXACT, 0, matmul_q8, q8_scaled,
+	       "1e-4 relative error"),
+	BROKEN(OP_MATMUL_F32, "no_tail", KIND_EXACT, 0, matmul_f32,
+	       mm_f32_no_tail, "drops the n % 8 tail"),
+	BROKEN(OP_QUANTIZE, "roundf", KIND_EXACT, 0, quantize, quant_roundf,
+	       "ties away from zero"),
+	BROKEN(OP_RMSNORM, "short_sum", KIND_EXACT, 0, rmsnorm, rms_short,
+	       "drops the last square"),
+	BROKEN(OP_SOFTMAX, "nudge", KIND_EXACT, 0, softmax, softmax_nudge,
+	       "1e-5 relative error on one output"),
+	BROKEN(OP_DOT, "no_tail", KIND_EXACT, 0, dot, dot_no_tail,
+	       "drops the n % 8 tail"),
+	BROKEN(OP_AXPY, "overrun", KIND_EXACT, 0, axpy, axpy_overrun,
+	       "writes y[n]"),
+	BROKEN(OP_GELU, "bumped", KIND_APPROX, 1e-6, glu, gelu_bumped,
+	       "1e-5 error against err_bound 1e-6"),
+	/* the bound gelu/avx2 declares */
+	BROKEN(OP_GELU, "expform", KIND_APPROX, 4e-7, glu, gelu_expform,
+	       "tanh by exp: NaN once exp overflows"),
+	BROKEN(OP_SILU, "flush", KIND_EXACT, 0, glu, silu_flush, "0 below -20"),
+};
+#undef BROKEN
+
 Test(variants, checks_catch_broken_variants)
 {
 	q8_ref = ref_of(OP_MATMUL_Q8)->fn.matmul_q8;
 	softmax_ref = ref_of(OP_SOFTMAX)->fn.softmax;
 	gelu_ref = ref_of(OP_GELU)->fn.glu;
 
-	must_catch(OP_MATMUL_Q8, (struct variant){ .name = "drop_block",
-		   .kind = KIND_EXACT, .fn.matmul_q8 = q8_drop_last_block },
-		   "ignores the last block");
-	must_catch(OP_MATMUL_Q8, (struct variant){ .name = "skip_one",
-		   .kind = KIND_EXACT, .fn.matmul_q8 = q8_skip_one },
-		   "leaves one element unwritten");
-	must_catch(OP_MATMUL_Q8, (struct variant){ .name = "spill",
-		   .kind = KIND_EXACT, .fn.matmul_q8 = q8_spill },
-		   "writes outside [r0, r1)");
-	must_catch(OP_MATMUL_Q8, (struct variant){ .name = "scaled",
-		   .kind = KIND_EXACT, .fn.matmul_q8 = q8_scaled },
-		   "1e-4 relative error");
+	for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++)
+		must_catch(broken[i].op, broken[i].v, broken[i].what);
 	/* a prepare step that swaps two rows: caught through the plain
 	 * reader of its layout, and through each registered kernel of that
 	 * layout this CPU runs; the reader passes with the true prepare */
@@ -1299,50 +1416,79 @@ Test(variants, checks_catch_broken_variants)
 	     v->name && !swap_base; v++)
 		if (v->prep && q8x_group(v->prep))
 			swap_base = v->prep;
-	if (swap_base) {
-		const struct variant_prep swapped = {
-			.layout = "swapped", .row_align = swap_base->row_align,
-			.bytes = swap_base->bytes, .run = prep_swap01,
-		};
-		struct check ok = { .op = "matmul_q8", .name = "plain_reader",
-				    .seed = FIXED_SEED };
-
-		q8x_R = q8x_group(swap_base);
-		check_matmul_q8(&(struct variant){ .name = "plain_reader",
-				.kind = KIND_EXACT, .prep = swap_base,
-				.fn.matmul_q8 = q8x_read }, ref_of(OP_MATMUL_Q8), &ok);
-		cr_expect(ok.fails == 0, "the plain reader of layout %s fails: %s",
-			  swap_base->layout, ok.first);
-		must_catch(OP_MATMUL_Q8, (struct variant){ .name = "swap_rows",
-			   .kind = KIND_EXACT, .prep = &swapped,
-			   .fn.matmul_q8 = q8x_read }, "prepare swaps rows 0 and 1");
-		for (const struct variant *v = kernel_ops[OP_MATMUL_Q8].variants;
-		     v->name; v++)
-			if (v->prep && !strcmp(v->prep->layout, swap_base->layout) &&
-			    !variant_unusable(v))
-				must_catch(OP_MATMUL_Q8, (struct variant){
-					   .name = v->name, .kind = KIND_EXACT,
-					   .prep = &swapped, .fn = v->fn },
-					   "prepare swaps rows 0 and 1");
-	} else {
+	if (!swap_base) {
 		say("matmul_q8: no q8_0x<R> layout registered; swapped-row "
 		    "self-test skipped");
+		return;
 	}
-	must_catch(OP_QUANTIZE, (struct variant){ .name = "roundf",
-		   .kind = KIND_EXACT, .fn.quantize = quant_roundf },
-		   "ties away from zero");
-	must_catch(OP_RMSNORM, (struct variant){ .name = "short_sum",
-		   .kind = KIND_EXACT, .fn.rmsnorm = rms_short },
-		   "drops the last square");
-	must_catch(OP_SOFTMAX, (struct variant){ .name = "nudge",
-		   .kind = KIND_EXACT, .fn.softmax = softmax_nudge },
-		   "1e-5 relative error on one output");
-	must_catch(OP_AXPY, (struct variant){ .name = "overrun",
-		   .kind = KIND_EXACT, .fn.axpy = axpy_overrun },
-		   "writes y[n]");
-	must_catch(OP_GELU, (struct variant){ .name = "bumped",
-		   .kind = KIND_APPROX, .err_bound = 1e-6, .fn.glu = gelu_bumped },
-		   "1e-5 error against err_bound 1e-6");
+
+	const struct variant_prep swapped = {
+		.layout = "swapped", .row_align = swap_base->row_align,
+		.bytes = swap_base->bytes, .run = prep_swap01,
+	};
+	struct check ok = { .op = "matmul_q8", .name = "plain_reader",
+			    .seed = FIXED_SEED };
+
+	q8x_R = q8x_group(swap_base);
+	check_matmul_q8(&(struct variant){ .name = "plain_reader",
+			.kind = KIND_EXACT, .prep = swap_base,
+			.fn.matmul_q8 = q8x_read }, ref_of(OP_MATMUL_Q8), &ok);
+	cr_expect(ok.fails == 0, "the plain reader of layout %s fails: %s",
+		  swap_base->layout, ok.first);
+	must_catch(OP_MATMUL_Q8, (struct variant){ .name = "swap_rows",
+		   .kind = KIND_EXACT, .prep = &swapped,
+		   .fn.matmul_q8 = q8x_read }, "prepare swaps rows 0 and 1");
+	for (const struct variant *v = kernel_ops[OP_MATMUL_Q8].variants;
+	     v->name; v++)
+		if (v->prep && !strcmp(v->prep->layout, swap_base->layout) &&
+		    !variant_unusable(v))
+			must_catch(OP_MATMUL_Q8, (struct variant){
+				   .name = v->name, .kind = KIND_EXACT,
+				   .prep = &swapped, .fn = v->fn },
+				   "prepare swaps rows 0 and 1");
+}
+
+/* The RoPE checker: the plain rope above passes, from the angles it
+ * computes and from the table; each of its bugs is caught. */
+Test(variants, rope_checks_catch_broken_ropes)
+{
+	static const struct {
+		enum rope_bug bug;
+		int table;
+		const char *name, *what;
+	} bugs[] = {
+		{ ROPE_POS_PLUS1, 0, "pos_plus1", "angles of pos + 1" },
+		{ ROPE_SIN_SIGN, 0, "sin_sign", "rotates by -theta" },
+		{ ROPE_SKIP_HEAD, 0, "skip_head", "leaves the last head alone" },
+		{ ROPE_PAIRING, 0, "pairing", "normal pairs for NEOX and back" },
+		{ ROPE_ALL_DIMS, 0, "all_dims", "rotates past n_rot" },
+		{ ROPE_POS_PLUS1, 1, "table_pos_plus1", "table row pos + 1" },
+		{ ROPE_ROW_STRIDE, 1, "table_stride", "table rows n_rot/2 apart" },
+	};
+	const struct variant *ref = ref_of(OP_ROPE);
+
+	for (rope_table = 0; rope_table < 2; rope_table++) {
+		struct check ok = { .op = "rope", .name = "plain", .seed = FIXED_SEED };
+
+		rope_bug = ROPE_OK;
+		check_rope(&(struct variant){ .name = "plain", .kind = KIND_EXACT,
+			   .flags = rope_table ? VF_ROPE_TABLE : 0,
+			   .fn.rope = rope_mutant }, ref, &ok);
+		cr_expect(ok.checks > 0 && ok.fails == 0, "the plain rope (%s) "
+			  "fails %ld of %ld checks: %s", rope_table ? "table" :
+			  "computed", ok.fails, ok.checks, ok.first);
+		say("self-test rope/plain (%s angles): %ld checks, %ld failed, "
+		    "worst |err| %.3g", rope_table ? "table" : "computed",
+		    ok.checks, ok.fails, ok.worst_abs);
+	}
+	for (size_t i = 0; i < sizeof bugs / sizeof bugs[0]; i++) {
+		rope_bug = bugs[i].bug;
+		rope_table = bugs[i].table;
+		must_catch(OP_ROPE, (struct variant){ .name = bugs[i].name,
+			   .kind = KIND_EXACT,
+			   .flags = bugs[i].table ? VF_ROPE_TABLE : 0,
+			   .fn.rope = rope_mutant }, bugs[i].what);
+	}
 }
 
 /* --- Q8TUNE_CPU_MASK ----------------------------------------------------- */
@@ -1369,8 +1515,26 @@ Test(variants, cpu_mask)
 	cr_expect_eq(cpu_parse_mask("avx2+bogus", &m), -1);
 	cr_expect_eq(cpu_parse_mask("avx2,,fma", &m), -1);
 
-	/* the mask of this run, if any, really hides what it names */
+	/* the mask of this run, if any, really hides what it names; a
+	 * misspelt one hides everything and would leave only the references
+	 * tested, so it fails here rather than passing quietly */
 	cr_expect_eq(ci->features & ~ci->hw, 0u);
+	cr_expect(!ci->mask_bad, "Q8TUNE_CPU_MASK=%s names an unknown feature, "
+		  "so every variant is hidden", ci->mask_name);
+	/* what vs_reference runs is exactly what this CPU and mask allow: a
+	 * variant is skipped (with a reason) if and only if a need is hidden
+	 * or absent */
+	for (int op = 0; op < OP_COUNT; op++)
+		for (const struct variant *v = kernel_ops[op].variants; v->name; v++) {
+			const char *why = variant_unusable(v);
+
+			cr_expect(!why == !(v->needs & ~ci->features),
+				  "%s/%s: needs %#x, features %#x, unusable: %s",
+				  kernel_ops[op].name, v->name, v->needs,
+				  ci->features, why ? why : "no");
+			cr_expect(!why || *why, "%s/%s: skipped with an empty reason",
+				  kernel_ops[op].name, v->name);
+		}
 	if (ci->mask_name && !ci->mask_bad) {
 		uint32_t allow;
 

@@ -1,6 +1,6 @@
 /* infer - production inference: load a GGUF model, run a prompt, stream
  * the generated text.  Only parses flags and prints; the work is in
- * model/.  See README.md for the flags. */
+ * model/.  See README.md for the flags, docs/config-format.md for --config. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "config.h"
 #include "cpu.h"
+#include "env.h"
+#include "fingerprint.h"
 #include "generate.h"
 #include "gguf.h"
 #include "model.h"
@@ -19,11 +22,13 @@ static const char usage[] =
 "usage: infer --model PATH [-p TEXT] [-n N] [--threads N]\n"
 "             [--weights q8_0|native|f32] [--ctx N]\n"
 "             [--temp T] [--top-k K] [--top-p P] [--seed S] [--ignore-eos]\n"
-"             [--json [--top N]] [--tokenize] [--no-special]\n";
+"             [--json [--top N]] [--tokenize] [--no-special]\n"
+"             [--config FILE [--config-fallback]]\n";
 
 struct opts {
-	const char *model, *prompt;
+	const char *model, *prompt, *config;
 	int n_predict, threads, n_ctx, json, top_n, tokenize, special;
+	int config_fallback;	/* a bad config: warn, run the defaults */
 	enum weights_mode wmode;
 	struct sampler_params sp;
 	int ignore_eos;
@@ -125,6 +130,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			NEED_VAL();
 			if (weights_mode_parse(val, &o->wmode))
 				return die("--weights: '%s' is not q8_0, native or f32", val);
+		} else if (!strcmp(a, "--config")) {
+			NEED_VAL();
+			o->config = val;
+		} else if (!strcmp(a, "--config-fallback")) {
+			o->config_fallback = 1;
 		} else if (!strcmp(a, "--json")) {
 			o->json = 1;
 		} else if (!strcmp(a, "--tokenize")) {
@@ -146,6 +156,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return die("--model is required (see --help)");
 	if (o->top_n && !o->json)
 		return die("--top needs --json");
+	if (o->config_fallback && !o->config)
+		return die("--config-fallback needs --config");
 	return 0;
 }
 
@@ -305,6 +317,120 @@ close_gguf:
 	return rc;
 }
 
+/* Per-phase threads and pinning of a best-config file, applied by
+ * generate() before each phase (on_phase). */
+struct phases {
+	struct pool *pool;
+	int threads[PHASE_COUNT];
+	int pin[PHASE_COUNT];	/* enum pin_mode */
+	int *plan[PHASE_COUNT];	/* CPUs for PIN_CORES, else NULL */
+	int pinned;		/* the pool is pinned now */
+};
+
+static int on_phase(void *ctx, enum gen_phase gp, char *err, size_t errlen)
+{
+	struct phases *ph = ctx;
+	int i = gp == GEN_PROMPT ? PHASE_PROMPT : PHASE_DECODE;
+	char why[256];
+
+	(void)err;
+	(void)errlen;
+	pool_set_active(ph->pool, ph->threads[i]);
+	if (ph->plan[i] || ph->pinned) {
+		/* pinning only changes speed: a refusal is a warning */
+		if (pool_pin(ph->pool, ph->plan[i], why, sizeof why) < 0)
+			fprintf(stderr, "infer: warning: %s phase runs unpinned: "
+				"%s\n", phase_name(i), why);
+		ph->pinned = ph->plan[i] != NULL;
+	}
+	return 0;
+}
+
+/* Plans PIN_CORES for the phases that ask for it (ph->plan); a phase whose
+ * plan cannot cover its threads runs unpinned, with a warning. */
+static void plan_pins(struct phases *ph)
+{
+	char why[256];
+
+	for (int i = 0; i < PHASE_COUNT; i++) {
+		int n = ph->threads[i], got;
+
+		if (ph->pin[i] != PIN_CORES)
+			continue;
+		ph->plan[i] = malloc(sizeof(int) * (size_t)n);
+		got = ph->plan[i] ? env_pin_plan(n, ph->plan[i], n, why, sizeof why) : -1;
+		if (got == n)
+			continue;
+		if (got >= 0)
+			snprintf(why, sizeof why, "only %d CPUs for %d threads", got, n);
+		fprintf(stderr, "infer: warning: %s phase runs unpinned: %s\n",
+			phase_name(i), ph->plan[i] ? why : "out of memory");
+		free(ph->plan[i]);
+		ph->plan[i] = NULL;
+	}
+}
+
+/* Prints each line of config_check's warnings as "infer: warning: ...". */
+static void print_warnings(const char *w)
+{
+	while (*w) {
+		size_t n = strcspn(w, "\n");
+
+		fprintf(stderr, "infer: warning: %.*s\n", (int)n, w);
+		w += n + (w[n] == '\n');
+	}
+}
+
+/* Reads o->config into *cfg and the two kernel sets from it.  Returns 1
+ * if a config is in use, 0 if not (no --config, or a bad file under
+ * --config-fallback: defaults in kp and kd), -1 on a fatal error (the
+ * line is printed). */
+static int use_config(const struct opts *o, struct best_config *cfg,
+		      struct kernels *kp, struct kernels *kd)
+{
+	char err[1024];
+
+	if (o->config) {
+		if (config_read(o->config, cpu_get()->features, cfg, err,
+				sizeof err) == 0) {
+			if (config_kernels(cfg, PHASE_PROMPT, kp, err, sizeof err) == 0 &&
+			    config_kernels(cfg, PHASE_DECODE, kd, err, sizeof err) == 0)
+				return 1;
+			config_free(cfg);
+		}
+		if (!o->config_fallback)
+			return -die("%s", err);
+		fprintf(stderr, "infer: warning: %s; running with the default "
+			"kernels\n", err);
+	}
+	if (kernels_default(kp, err, sizeof err) < 0)
+		return -die("%s", err);
+	*kd = *kp;
+	return 0;
+}
+
+/* The repacking line: every distinct matmul_q8 variant of the sets that
+ * repacks, e.g. "matmul_q8/avx2_blocked8: weights repacked to q8_0x8". */
+static void print_prep(const struct kernels *const *sets, int n,
+		       const struct prep_stats *ps)
+{
+	char names[256] = "", layouts[256] = "";
+	size_t a = 0, b = 0;
+
+	for (int i = 0; i < n; i++) {
+		const struct variant *v = sets[i]->v[OP_MATMUL_Q8];
+
+		if (!v->prep || (i && v == sets[0]->v[OP_MATMUL_Q8]))
+			continue;
+		a += (size_t)snprintf(names + a, sizeof names - a, "%smatmul_q8/%s",
+				      a ? ", " : "", v->name);
+		b += (size_t)snprintf(layouts + b, sizeof layouts - b, "%s%s",
+				      b ? ", " : "", v->prep->layout);
+	}
+	fprintf(stderr, "infer: %s: weights repacked to %s: %.1f MB in %.1f ms\n",
+		names, layouts, ps->made / 1e6, ps->ms);
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = {
@@ -316,10 +442,12 @@ int main(int argc, char **argv)
 	struct model *m = NULL;
 	struct pool *pool = NULL;
 	struct session *s = NULL;
-	struct kernels k;
+	struct kernels kp, kd;
+	struct best_config cfg = { 0 };
+	struct phases ph = { 0 };
 	struct gen_result r;
 	int32_t *prompt = NULL;
-	int rc = 1;
+	int rc = 1, have_cfg;
 
 	if (parse_args(argc, argv, &o))
 		return 1;
@@ -328,24 +456,44 @@ int main(int argc, char **argv)
 			"unknown feature; running scalar-only\n", cpu_get()->mask_name);
 	if (o.tokenize)
 		return run_tokenize(&o);
-	if (o.threads == 0) {
-		long nc = sysconf(_SC_NPROCESSORS_ONLN);
-		o.threads = nc > 0 ? (int)nc : 1;
+	if ((have_cfg = use_config(&o, &cfg, &kp, &kd)) < 0)
+		return 1;
+	/* --threads wins over the file, for both phases */
+	for (int i = 0; i < PHASE_COUNT; i++) {
+		ph.threads[i] = o.threads ? o.threads : have_cfg ? cfg.phase[i].threads : 0;
+		ph.pin[i] = have_cfg ? cfg.phase[i].pin : PIN_NONE;
+		if (!ph.threads[i]) {
+			long nc = sysconf(_SC_NPROCESSORS_ONLN);
+			ph.threads[i] = nc > 0 ? (int)nc : 1;
+		}
 	}
-	if (kernels_default(&k, err, sizeof err) < 0)
-		return die("%s", err);
-	if (model_load(o.model, o.wmode, &m, err, sizeof err) < 0)
-		return die("%s", err);
-	const struct kernels *sets[] = { &k };
+	o.threads = ph.threads[PHASE_PROMPT] > ph.threads[PHASE_DECODE] ?
+		    ph.threads[PHASE_PROMPT] : ph.threads[PHASE_DECODE];
+	if (model_load(o.model, o.wmode, &m, err, sizeof err) < 0) {
+		die("%s", err);
+		goto free_cfg;
+	}
+	if (have_cfg) {
+		struct machine_fp here;
+		struct model_fp mfp;
+		char warn[2048], why[256];
+		int have_here = machine_fp_get(&here, why, sizeof why) == 0;
+
+		if (!have_here)
+			fprintf(stderr, "infer: warning: machine not checked against "
+				"%s: %s\n", o.config, why);
+		model_fp_get(m, &mfp);
+		if (config_check(&cfg, have_here ? &here : NULL, &mfp, warn, sizeof warn))
+			print_warnings(warn);
+	}
+	const struct kernels *sets[] = { &kp, &kd };
 	struct prep_stats ps;
-	if (model_prepare(m, sets, 1, &ps, err, sizeof err) < 0) {
+	if (model_prepare(m, sets, 2, &ps, err, sizeof err) < 0) {
 		die("%s", err);
 		goto free_model;
 	}
 	if (ps.made)
-		fprintf(stderr, "infer: matmul_q8/%s: weights repacked to %s: "
-			"%.1f MB in %.1f ms\n", k.v[OP_MATMUL_Q8]->name,
-			k.v[OP_MATMUL_Q8]->prep->layout, ps.made / 1e6, ps.ms);
+		print_prep(sets, 2, &ps);
 
 	size_t len = strlen(o.prompt);
 	int n_prompt = tok_encode(m->tok, o.prompt, len, 1, o.special, NULL, 0);
@@ -361,13 +509,16 @@ int main(int argc, char **argv)
 		die("cannot start %d worker threads", o.threads);
 		goto free_model;
 	}
-	if (!(s = session_create(m, o.n_ctx, &k, pool, err, sizeof err))) {
+	ph.pool = pool;
+	plan_pins(&ph);
+	if (!(s = session_create(m, o.n_ctx, &kp, pool, err, sizeof err))) {
 		die("%s", err);
 		goto free_pool;
 	}
 
 	struct gen_params gp = { .n_predict = o.n_predict, .ignore_eos = o.ignore_eos,
-		.eos = tok_eos(m->tok), .top_n = o.top_n, .sp = o.sp };
+		.eos = tok_eos(m->tok), .top_n = o.top_n, .sp = o.sp,
+		.decode_k = &kd, .on_phase = on_phase, .phase_ctx = &ph };
 	struct stream st = { .tok = m->tok, .json = o.json };
 	if (generate(s, prompt, n_prompt, &gp, on_token, &st, &r, err, sizeof err) < 0) {
 		die("%s", err);
@@ -384,11 +535,18 @@ int main(int argc, char **argv)
 		rc = 0;
 	}
 	double per = r.n > 1 ? r.decode_ms / (r.n - 1) : 0.0;
-	fprintf(stderr, "infer: %s, %s weights, %d threads | prompt: %d tokens "
+	char thr[48];
+	if (ph.threads[PHASE_PROMPT] == ph.threads[PHASE_DECODE])
+		snprintf(thr, sizeof thr, "%d threads", ph.threads[PHASE_PROMPT]);
+	else
+		snprintf(thr, sizeof thr, "%d/%d threads (prompt/decode)",
+			 ph.threads[PHASE_PROMPT], ph.threads[PHASE_DECODE]);
+	fprintf(stderr, "infer: %s, %s weights, %s%s%s | prompt: %d tokens "
 		"in %.2f ms (%.1f tok/s) | decode: %d tokens, %.3f ms/token "
 		"(%.1f tok/s)\n", arch_name(m->hp.arch),
 		o.wmode == WEIGHTS_Q8_0 ? "q8_0" : o.wmode == WEIGHTS_F32 ? "f32" : "native",
-		o.threads, n_prompt, r.prompt_ms,
+		thr, have_cfg ? ", config " : "", have_cfg ? o.config : "",
+		n_prompt, r.prompt_ms,
 		r.prompt_ms > 0 ? n_prompt * 1e3 / r.prompt_ms : 0.0,
 		r.n > 0 ? r.n - 1 : 0, per, per > 0 ? 1e3 / per : 0.0);
 	gen_result_free(&r);
@@ -400,5 +558,9 @@ free_pool:
 free_model:
 	free(prompt);
 	model_free(m);
+free_cfg:
+	for (int i = 0; i < PHASE_COUNT; i++)
+		free(ph.plan[i]);
+	config_free(&cfg);
 	return rc;
 }

@@ -1,16 +1,43 @@
-/* tune - the tuner's front end.  This build has the variant listing
- * (--list); the in-situ search arrives with the tuning issue.  Only parses
- * flags and prints: the data comes from the registry (kernels/). */
+/* tune - the tuner's front end: the variant listing (--list) and the
+ * in-situ search (--model), which writes the best-config file that
+ * ./infer --config and ./bench --config read.  Only parses flags and
+ * prints: the search is tuning/tune.c, the listing reads kernels/. */
+#include <errno.h>
+#include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include "config.h"
 #include "cpu.h"
+#include "env.h"
 #include "kernels.h"
+#include "model.h"
+#include "prof.h"
+#include "tune.h"
 
 static const char usage[] =
 "usage: tune --list [--json]\n"
-"  --list   every op and variant: CPU needs, usable here (or why not),\n"
-"           kind, declared error bound, weight layout\n";
+"       tune --model PATH [--out FILE] [--budget SECONDS] [--threads N]\n"
+"            [--pp N] [--gen N] [--rounds R] [--resume] [--log FILE]\n"
+"            [--timeout SECONDS] [--weights q8_0|native|f32]\n"
+"  --list      every op and variant: CPU needs, usable here (or why not),\n"
+"              kind, declared error bound, weight layout\n"
+"  --model     tune this model: every usable variant of every op it calls,\n"
+"              gated against the reference logits, timed in the full pass\n"
+"  --out       best-config file (default results/best-config.json), written\n"
+"              atomically at the end\n"
+"  --budget    seconds for the whole search (default 60)\n"
+"  --threads   thread counts tried: 1..N (default: online CPUs)\n"
+"  --pp N      prompt-phase batch in tokens (default 16)\n"
+"  --gen N     decode tokens per sample (default 8)\n"
+"  --rounds R  coordinate-descent rounds at most (default 2)\n"
+"  --resume    reuse evaluations already in the log (same machine, model,\n"
+"              build, and the same two configurations)\n"
+"  --log FILE  evaluation log (default results/tune-log.jsonl)\n"
+"  --timeout S per-evaluation limit (default 30 s + 4x its time budget)\n";
 
 static const char *kind_name(enum variant_kind k)
 {
@@ -91,10 +118,222 @@ static int list(int as_json)
 	return 0;
 }
 
+/* --- the search --------------------------------------------------------- */
+
+struct printer {
+	int tty;		/* stderr is a terminal: progress lines */
+};
+
+static void on_decision(void *ctx, const struct tune_decision *d)
+{
+	const struct printer *pr = ctx;
+
+	if (pr->tty)
+		fprintf(stderr, "\r\033[K");
+	printf("[%s] %-10s %-20s vs %-20s %-8s %s%s\n", phase_name(d->phase),
+	       d->op >= 0 ? kernel_ops[d->op].name : d->op == -1 ? "threads" :
+	       "final", d->incumbent, d->candidate, tune_verdict_name(d->verdict),
+	       d->reason, d->from_log ? " (from the log)" : "");
+	fflush(stdout);
+	if (pr->tty)
+		fprintf(stderr, "tune: %d/%d evaluations, ETA %.0f s", d->index,
+			d->total, d->eta_s);
+}
+
+static double masked(const struct prof *p, unsigned mask)
+{
+	double ns = 0;
+
+	for (int i = 0; i < PROF_COUNT; i++)
+		if (mask & (1u << i))
+			ns += p->r[i].ns;
+	return p->passes ? ns / 1e6 / (double)p->passes : 0;
+}
+
+static void print_report(struct model *m, const struct tune_result *r)
+{
+	for (int ph = 0; ph < PHASE_COUNT; ph++) {
+		const struct tune_final *f = &r->fin[ph];
+		const struct phase_cfg *pc = &r->cfg.phase[ph];
+		const char *unit = ph == PHASE_PROMPT ? "ms/batch" : "ms/token";
+
+		printf("\n%s phase (%d tokens %s): threads %d -> %d, pin %s\n",
+		       phase_name(ph), f->vs_default.a.n_tokens,
+		       ph == PHASE_PROMPT ? "per batch" : "per sample",
+		       r->def_threads, pc->threads, pc->pin ? "cores" : "none");
+		printf("%-12s %-20s %-20s %12s %12s %8s  %s\n", "op", "default",
+		       "tuned", "default ms", "tuned ms", "speedup",
+		       "timed as (profile rows)");
+		for (int op = 0; op < OP_COUNT; op++) {
+			if (!tune_op_used(m, op))
+				continue;
+			const unsigned mask = tune_prof_mask(op);
+			const double a = masked(&f->prof_default, mask);
+			const double b = masked(&f->prof_tuned, mask);
+			char rows[128] = "";
+			size_t used = 0;
+			for (int i = 0; i < PROF_COUNT && used < sizeof rows; i++)
+				if (mask & (1u << i))
+					used += (size_t)snprintf(rows + used,
+						sizeof rows - used, "%s%s",
+						used ? "+" : "", prof_op_name(i));
+			printf("%-12s %-20s %-20s %12.4f %12.4f %7.2fx  %s\n",
+			       kernel_ops[op].name, r->def[ph].v[op]->name,
+			       pc->v[op]->name, a, b, b > 0 ? a / b : 0, rows);
+		}
+		const struct bench_ab *d = &f->vs_default, *s = &f->vs_scalar;
+		printf("end to end (%s, interleaved in one child, n=%d/%d):\n"
+		       "  default    %10.3f [%.3f, %.3f]\n"
+		       "  tuned      %10.3f [%.3f, %.3f]\n"
+		       "  all-scalar %10.3f [%.3f, %.3f]\n"
+		       "  tuned vs default:    %.3fx [%.3f, %.3f] 95%% CI, p=%.2g\n"
+		       "  tuned vs all-scalar: %.2fx [%.2f, %.2f] 95%% CI, p=%.2g\n"
+		       "  Amdahl: per-op gains of the search predict %.3fx; "
+		       "measured %.3fx\n", unit, d->a.n, s->a.n,
+		       d->a.st.median, d->a.st.ci_lo, d->a.st.ci_hi,
+		       d->b.st.median, d->b.st.ci_lo, d->b.st.ci_hi,
+		       s->a.st.median, s->a.st.ci_lo, s->a.st.ci_hi,
+		       1 / d->ratio, 1 / d->ratio_hi, 1 / d->ratio_lo, d->p,
+		       1 / s->ratio, 1 / s->ratio_hi, 1 / s->ratio_lo, s->p,
+		       r->predicted_speedup[ph], 1 / d->ratio);
+	}
+}
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	tune_interrupt();
+}
+
+static int search(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "model", 1, 0, 'm' }, { "out", 1, 0, 'o' },
+		{ "budget", 1, 0, 'b' }, { "threads", 1, 0, 't' },
+		{ "pp", 1, 0, 'p' }, { "gen", 1, 0, 'g' },
+		{ "rounds", 1, 0, 'r' }, { "resume", 0, 0, 'R' },
+		{ "log", 1, 0, 'l' }, { "timeout", 1, 0, 'T' },
+		{ "weights", 1, 0, 'w' }, { 0 }
+	};
+	struct tune_opts o;
+	struct tune_result r;
+	struct env_info env;
+	struct model *m = NULL;
+	struct printer pr = { isatty(2) };
+	const char *out = "results/best-config.json";
+	enum weights_mode wmode = WEIGHTS_Q8_0;
+	char err[1024];
+	int c, rc;
+
+	tune_opts_defaults(&o);
+	optind = 1;
+	opterr = 0;	/* one line of our own instead of getopt's */
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		char *end;
+		double v = 0;
+		if (c == '?') {
+			fprintf(stderr, "tune: unknown option or missing value: "
+				"'%s' (see --help)\n", argv[optind - 1]);
+			return 1;
+		}
+		if (c != 'm' && c != 'o' && c != 'R' && c != 'l' && c != 'w') {
+			errno = 0;
+			v = strtod(optarg, &end);
+			if (errno || *end || end == optarg || v <= 0 ||
+			    (c != 'b' && c != 'T' && v != (int)v)) {
+				const struct option *f = lo;
+				while (f->name && f->val != c)
+					f++;
+				fprintf(stderr, "tune: --%s: '%s' is not a positive %s\n",
+					f->name ? f->name : "?", optarg,
+					c == 'b' || c == 'T' ? "number" : "whole number");
+				return 1;
+			}
+		}
+		switch (c) {
+		case 'm': o.model_path = optarg; break;
+		case 'o': out = optarg; break;
+		case 'b': o.budget_s = v; break;
+		case 't': o.max_threads = (int)v; break;
+		case 'p': o.n_pp = (int)v; break;
+		case 'g': o.n_gen = (int)v; break;
+		case 'r': o.rounds = (int)v; break;
+		case 'R': o.resume = 1; break;
+		case 'l': o.log_path = optarg; break;
+		case 'T': o.timeout_s = v; break;
+		case 'w':
+			if (weights_mode_parse(optarg, &wmode) < 0) {
+				fprintf(stderr, "tune: --weights: '%s' is not q8_0, "
+					"native or f32\n", optarg);
+				return 1;
+			}
+			break;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tune: unexpected argument '%s' (see --help)\n",
+			argv[optind]);
+		return 1;
+	}
+	if (!o.model_path) {
+		fprintf(stderr, "tune: --model PATH is required (see --help)\n");
+		return 1;
+	}
+	if (env_collect(&env, err, sizeof err) < 0) {
+		fprintf(stderr, "tune: %s\n", err);
+		return 1;
+	}
+	o.git_rev = env.git_rev;
+	if (model_load(o.model_path, wmode, &m, err, sizeof err) < 0) {
+		fprintf(stderr, "tune: %s\n", err);
+		return 1;
+	}
+	printf("tune: %s (%s, %d layers, n_embd %d) on %s, %s; budget %.0f s, "
+	       "threads 1..%d, pp %d tokens, decode %d tokens per sample\n",
+	       o.model_path, arch_name(m->hp.arch), m->hp.n_layer, m->hp.n_embd,
+	       env.m.brand, env.hwloc_summary, o.budget_s, o.max_threads, o.n_pp,
+	       o.n_gen);
+	fflush(stdout);
+	signal(SIGINT, on_sigint);
+	rc = tune_run(m, &o, on_decision, &pr, &r, err, sizeof err);
+	signal(SIGINT, SIG_DFL);
+	if (pr.tty)
+		fprintf(stderr, "\r\033[K");
+	if (rc == 1) {
+		fprintf(stderr, "tune: interrupted after %d evaluations; %s is "
+			"unchanged; --resume continues from %s\n", r.evaluations,
+			out, o.log_path);
+		model_free(m);
+		return 130;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "tune: %s\n", err);
+		model_free(m);
+		return 1;
+	}
+	print_report(m, &r);
+	if (config_write(out, &r.cfg, err, sizeof err) < 0) {
+		fprintf(stderr, "tune: %s\n", err);
+		config_free(&r.cfg);
+		model_free(m);
+		return 1;
+	}
+	printf("\n%d evaluations (%d from the log, %d failed or rejected) in "
+	       "%.1f s\nwrote %s\nrun it: ./infer --model %s --config %s\n",
+	       r.evaluations, r.reused, r.failed, r.elapsed_s, out,
+	       o.model_path, out);
+	config_free(&r.cfg);
+	model_free(m);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int do_list = 0, as_json = 0;
 
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--model") || !strncmp(argv[i], "--model=", 8))
+			return search(argc, argv);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--list")) {
 			do_list = 1;
@@ -110,8 +349,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!do_list) {
-		fprintf(stderr, "tune: this build only lists variants (--list); "
-			"the in-situ search is not built yet\n");
+		fprintf(stderr, "tune: nothing to do: --list or --model PATH "
+			"(see --help)\n");
 		return 1;
 	}
 	return list(as_json);

@@ -31,69 +31,47 @@ enum { ROW_TILE = 4 };
 
 /* --- 256-bit: one block per step -------------------------------------- */
 
-/* -128 * (sum of the quants) per int32 lane: the bias correction. */
-AI __m256i corr256(__m256i q)
+/* The tiles of matmul/q8_sign256.h (shared with avx2.c and avxvnni.c,
+ * which run on every AVX2 machine) with the bias trick as its hooks:
+ * weights biased once per (row, block), the correction once per (token,
+ * block), one VPDPBUSD per (row, token, block). */
+#define Q8_HOOKS
+#define Q8_ROWS_1 ROW_TILE
+#define Q8_ROWS_N ROW_TILE
+#define Q8_MATMUL matmul_q8_avx512vnni
+
+struct q8w {
+	__m256i wu;		/* w ^ 0x80 = w + 128, as unsigned bytes */
+};
+
+struct q8x {
+	__m256i q, corr;	/* x, and -128 * (sum of its quants) per lane */
+};
+
+AI struct q8w q8_w(__m256i wq)
+{
+	return (struct q8w){ _mm256_xor_si256(_mm256_set1_epi8((char)0x80), wq) };
+}
+
+/* x and its correction: the unsigned dot of 0x80 with x is 128 sum(x). */
+AI struct q8x q8_x(__m256i xq)
 {
 	const __m256i bias = _mm256_set1_epi8((char)0x80);
 
-	return _mm256_sub_epi32(_mm256_setzero_si256(),
-		_mm256_dpbusd_epi32(_mm256_setzero_si256(), bias, q));
+	return (struct q8x){ xq, _mm256_sub_epi32(_mm256_setzero_si256(),
+		_mm256_dpbusd_epi32(_mm256_setzero_si256(), bias, xq)) };
 }
 
-AI void q8_tile256(const block_q8_0 *w, const block_q8_0 *x, float *y,
-		   int nb, int r, int t, int ldy, const int R, const int T)
+/* sum((w + 128) x) - 128 sum(x) = sum(w x), exact in int32. */
+AI __m256i q8_wx(struct q8w w, struct q8x x)
 {
-	const __m256i bias = _mm256_set1_epi8((char)0x80);
-	__m256 acc[4][4];
-
-#pragma GCC unroll 4
-	for (int i = 0; i < R; i++)
-#pragma GCC unroll 4
-		for (int j = 0; j < T; j++)
-			acc[i][j] = _mm256_setzero_ps();
-
-	for (int b = 0; b < nb; b++) {
-		__m256i wu[4];
-		__m256 dw[4];
-
-#pragma GCC unroll 4
-		for (int i = 0; i < R; i++) {
-			const block_q8_0 *wb = w + (size_t)(r + i) * nb + b;
-			wu[i] = _mm256_xor_si256(bias,
-				_mm256_loadu_si256((const __m256i *)wb->qs));
-			dw[i] = _mm256_set1_ps(_cvtsh_ss(wb->d));
-		}
-#pragma GCC unroll 4
-		for (int j = 0; j < T; j++) {
-			const block_q8_0 *xb = x + (size_t)(t + j) * nb + b;
-			__m256i xq = _mm256_loadu_si256((const __m256i *)xb->qs);
-			__m256i corr = corr256(xq);
-			__m256 dx = _mm256_set1_ps(_cvtsh_ss(xb->d));
-#pragma GCC unroll 4
-			for (int i = 0; i < R; i++) {
-				__m256i s = _mm256_dpbusd_epi32(corr, wu[i], xq);
-				acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s),
-							    _mm256_mul_ps(dw[i], dx),
-							    acc[i][j]);
-			}
-		}
-	}
-#pragma GCC unroll 4
-	for (int i = 0; i < R; i++)
-#pragma GCC unroll 4
-		for (int j = 0; j < T; j++)
-			y[(size_t)(t + j) * ldy + r + i] = hsum8(acc[i][j]);
+	return _mm256_dpbusd_epi32(x.corr, w.wu, x.q);
 }
 
-TILE_TABLE(q8_tile256)
-
-/* Contract: kernels.h matmul_q8_fn.  Writes exactly y[t*ldy + r] for
- * t < nt, r0 <= r < r1; exact integer block sums for all int8 quants. */
-void matmul_q8_avx512vnni(const void *w, const block_q8_0 *x, float *y,
-			  int nb, int r0, int r1, int nt, int ldy)
-{
-	q8_tile256_walk(ROW_TILE, ROW_TILE, w, x, y, nb, r0, r1, nt, ldy);
-}
+/* Defines matmul_q8_avx512vnni; contract: kernels.h matmul_q8_fn, writes
+ * exactly y[t*ldy + r] for t < nt, r0 <= r < r1; exact integer block sums
+ * for all int8 quants. */
+#include "q8_sign256.h"
 
 /* --- 512-bit: four blocks per step ------------------------------------ */
 

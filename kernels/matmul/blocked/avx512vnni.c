@@ -7,6 +7,8 @@
  * -mavx512f -mavx512bw -mavx512vl -mavx512vnni (the Makefile's rule for
  * files named avx512vnni.c), so the registry requires all of those bits.
  *
+ * The tile is drive.h's, shared with avx2.c in this folder (tested on
+ * every AVX2 machine); this file gives the pieces that differ, below.
  * A row vector is 8 output rows, one int32 lane each: one q8_0x8 group,
  * or two consecutive q8_0x4 groups.  Per block, chunk k of a row vector
  * (quants 4k..4k+3 of its 8 rows) is one 32-byte load, chunk k of a token
@@ -37,107 +39,58 @@
  * Rounding: the block term is fma(float(sum), d_w * d_x, acc), d_w * d_x
  * exact in float, as in ../avx512vnni.c; only the order of the sum over
  * blocks differs from the reference. */
+#include "simd.h"
+
 #define VMAX 3			/* row vectors per tile */
 #define TMAX 4			/* tokens per tile */
-#include "drive.h"
 
-/* y[j*ldy + 8v + i] (+)= the V x T tile over blocks [b0, b0 + nbc). */
-AI void tile(const struct targs *a, const int R, const int V, const int T)
+/* A weight chunk biased to unsigned bytes: w ^ 0x80 = w + 128. */
+struct wk {
+	__m256i wu;
+};
+
+AI struct wk w_prep(__m256i q)
 {
-	const __m256i bias = _mm256_set1_epi8((char)0x80);
-	const size_t gs = a->gs, hs = a->hs, rec = 34 * (size_t)R;
-	const int nbc = a->nbc, nb = a->nb;
-	const block_q8_0 *x = a->x;
-	const uint8_t *p = a->w;
-	const __mmask8 last = (__mmask8)((1u << a->nlast) - 1);
-	__m256 acc[VMAX][TMAX];
-
-#pragma GCC unroll 4
-	for (int v = 0; v < V; v++)
-#pragma GCC unroll 8
-		for (int j = 0; j < T; j++)
-			acc[v][j] = _mm256_setzero_ps();
-
-	for (int b = 0; b < nbc; b++, p += rec, x++) {
-		const uint8_t *lo[VMAX], *hi[VMAX];
-		__m256i s[VMAX][TMAX];
-		__m256 dw[VMAX];
-
-#pragma GCC unroll 4
-		for (int v = 0; v < V; v++) {
-			lo[v] = p + (R == 8 ? v : 2 * v) * gs;
-			hi[v] = lo[v] + (v == V - 1 ? hs : gs);
-			dw[v] = ld_scales(lo[v], hi[v], R);
-		}
-#pragma GCC unroll 8
-		for (int j = 0; j < T; j++) {
-			__m256i c = _mm256_set1_epi32(a->corr[j * nbc + b]);
-#pragma GCC unroll 4
-			for (int v = 0; v < V; v++)
-				s[v][j] = c;
-		}
-#pragma GCC unroll 8
-		for (int k = 0; k < QK8_0 / 4; k++) {
-			__m256i wk[VMAX];
-
-#pragma GCC unroll 4
-			for (int v = 0; v < V; v++)
-				wk[v] = _mm256_xor_si256(bias,
-						ld_chunk(lo[v], hi[v], k, R));
-#pragma GCC unroll 8
-			for (int j = 0; j < T; j++) {
-				__m256i xb = _mm256_set1_epi32(
-					ld32(x[(size_t)j * nb].qs + 4 * k));
-#pragma GCC unroll 4
-				for (int v = 0; v < V; v++)
-					s[v][j] = _mm256_dpbusd_epi32(s[v][j],
-								      wk[v], xb);
-			}
-		}
-#pragma GCC unroll 8
-		for (int j = 0; j < T; j++) {
-			__m256 dx = _mm256_set1_ps(a->dx[j * nbc + b]);
-#pragma GCC unroll 4
-			for (int v = 0; v < V; v++)
-				acc[v][j] = _mm256_fmadd_ps(
-					_mm256_cvtepi32_ps(s[v][j]),
-					_mm256_mul_ps(dw[v], dx), acc[v][j]);
-		}
-	}
-#pragma GCC unroll 8
-	for (int j = 0; j < T; j++)
-#pragma GCC unroll 4
-		for (int v = 0; v < V; v++) {
-			float *yo = a->y + (size_t)j * a->ldy + 8 * v;
-			__mmask8 m = v == V - 1 ? last : 0xff;
-			__m256 r = acc[v][j];
-
-			if (a->add)
-				r = _mm256_add_ps(r, _mm256_maskz_loadu_ps(m, yo));
-			_mm256_mask_storeu_ps(yo, m, r);
-		}
+	return (struct wk){ _mm256_xor_si256(_mm256_set1_epi8((char)0x80), q) };
 }
 
-/* Defines tile_<R>_<V>x<T> for V = 1..3 and T = 1..4, and their table. */
-#define TILE(R, V, T)                                                          \
-	static void tile_##R##_##V##x##T(const struct targs *a)                \
-	{                                                                      \
-		tile(a, R, V, T);                                              \
-	}
-#define TILES(R, V) TILE(R, V, 1) TILE(R, V, 2) TILE(R, V, 3) TILE(R, V, 4)
-#define TILE_TABLE(R)                                                          \
-	TILES(R, 1) TILES(R, 2) TILES(R, 3)                                    \
-	static const tile_fn tiles_##R[VMAX + 1][TMAX + 1] = {                 \
-		[1] = { NULL, tile_##R##_1x1, tile_##R##_1x2, tile_##R##_1x3,  \
-			tile_##R##_1x4 },                                      \
-		[2] = { NULL, tile_##R##_2x1, tile_##R##_2x2, tile_##R##_2x3,  \
-			tile_##R##_2x4 },                                      \
-		[3] = { NULL, tile_##R##_3x1, tile_##R##_3x2, tile_##R##_3x3,  \
-			tile_##R##_3x4 },                                      \
-	};
+/* The sums start from the correction -128 X of the token's block. */
+AI __m256i s_start(int32_t corr)
+{
+	return _mm256_set1_epi32(corr);
+}
 
-TILE_TABLE(4)
-TILE_TABLE(8)
+/* (w + 128) x summed per lane, on top of -128 X: sum(w x), exact. */
+AI __m256i s_step(__m256i s, struct wk w, __m256i xb)
+{
+	return _mm256_dpbusd_epi32(s, w.wu, xb);
+}
+
+/* AVX-512 lane masks: bit i selects lane i. */
+typedef __mmask8 ymask;
+
+AI ymask y_first(int n)
+{
+	return (__mmask8)((1u << n) - 1);
+}
+
+AI void y_put(float *y, ymask m, __m256 r, int add)
+{
+	if (add)
+		r = _mm256_add_ps(r, _mm256_maskz_loadu_ps(m, y));
+	_mm256_mask_storeu_ps(y, m, r);
+}
+
+#include "drive.h"
+
+TILES(4, 1) TILES(4, 2) TILES(4, 3)
+static const tile_fn tiles_4[VMAX + 1][TMAX + 1] = {
+	TILE_ROW(4, 1), TILE_ROW(4, 2), TILE_ROW(4, 3),
+};
+TILES(8, 1) TILES(8, 2) TILES(8, 3)
+static const tile_fn tiles_8[VMAX + 1][TMAX + 1] = {
+	TILE_ROW(8, 1), TILE_ROW(8, 2), TILE_ROW(8, 3),
+};
 
 /* Contract: kernels.h matmul_q8_fn, w prepared by prep_q8_0x4 (r0 a
  * multiple of 4; r1 too, or the last row).  Writes exactly y[t*ldy + r]

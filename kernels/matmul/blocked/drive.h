@@ -1,8 +1,27 @@
-/* matmul/blocked/drive.h - the loop nest shared by the blocked matmul
- * variants (avx512vnni.c, avx2.c in this folder): each includes it after
- * defining VMAX and TMAX and before defining its tiles, so it is compiled
- * with that file's ISA flags.  Only F16C is used here (every includer has
- * it).
+/* matmul/blocked/drive.h - the blocked matmul shared by the ISA files of
+ * this folder (avx512vnni.c, avx2.c): the loop nest, the tile and the
+ * tile tables.  A template: each file includes it once, so it is compiled
+ * with that file's ISA flags, after defining VMAX and TMAX (the largest
+ * tile) and its per-ISA pieces, the only code in which the two differ:
+ *
+ *	struct wk	a weight chunk made ready for the dot step;
+ *	AI struct wk w_prep(__m256i q)
+ *			from chunk k of a row vector (quants 4k..4k+3 of
+ *			8 rows, one int32 lane per row);
+ *	AI __m256i s_start(int32_t corr)
+ *			the 8 block sums before the first step, given the
+ *			token's bias correction (below);
+ *	AI __m256i s_step(__m256i s, struct wk w, __m256i xb)
+ *			s plus the dot of w with chunk k of a token,
+ *			broadcast to every lane (xb), lane by lane;
+ *	ymask, AI ymask y_first(int n)
+ *			a lane mask selecting lanes 0..n-1 (n = 1..8);
+ *	AI void y_put(float *y, ymask m, __m256 r, int add)
+ *			stores (add: adds) the lanes m of r into y[0..7],
+ *			touching no other element.
+ * The ISA files say why each piece is what it is (the sign trick of
+ * maddubs, the bias trick of VPDPBUSD); only F16C is used here besides
+ * AVX2 and FMA (every includer has them).
  *
  * A row vector is 8 output rows, one 32-bit lane each: one q8_0x8 group,
  * or two consecutive q8_0x4 groups (layout.c).  A tile is V <= VMAX row
@@ -17,9 +36,15 @@
 #ifndef Q8TUNE_BLOCKED_DRIVE_H
 #define Q8TUNE_BLOCKED_DRIVE_H
 
+#ifndef VMAX
+#error "define VMAX, TMAX and the per-ISA pieces before including drive.h"
+#endif
+
 #include <string.h>
 #include "simd.h"
 #include "variants.h"
+
+_Static_assert(TMAX == 4, "TILES below makes tiles of 1 to 4 tokens");
 
 #define XT_ENTRIES 2048		/* (token, block) entries of the table */
 #define XT_BLOCKS 256		/* blocks per chunk */
@@ -100,6 +125,86 @@ static void xtab_fill(struct xtab *xt, const block_q8_0 *x, int nb, int b0,
 			xt->dx[j * nbc + b] = _cvtsh_ss(q->d);
 		}
 }
+
+/* y[j*ldy + 8v + i] (+)= the V x T tile over blocks [b0, b0 + nbc). */
+AI void tile(const struct targs *a, const int R, const int V, const int T)
+{
+	const size_t gs = a->gs, hs = a->hs, rec = 34 * (size_t)R;
+	const int nbc = a->nbc, nb = a->nb;
+	const block_q8_0 *x = a->x;
+	const uint8_t *p = a->w;
+	const ymask last = y_first(a->nlast);
+	__m256 acc[VMAX][TMAX];
+
+#pragma GCC unroll 4
+	for (int v = 0; v < V; v++)
+#pragma GCC unroll 8
+		for (int j = 0; j < T; j++)
+			acc[v][j] = _mm256_setzero_ps();
+
+	for (int b = 0; b < nbc; b++, p += rec, x++) {
+		const uint8_t *lo[VMAX], *hi[VMAX];
+		__m256i s[VMAX][TMAX];
+		__m256 dw[VMAX];
+
+#pragma GCC unroll 4
+		for (int v = 0; v < V; v++) {
+			lo[v] = p + (R == 8 ? v : 2 * v) * gs;
+			hi[v] = lo[v] + (v == V - 1 ? hs : gs);
+			dw[v] = ld_scales(lo[v], hi[v], R);
+		}
+#pragma GCC unroll 8
+		for (int j = 0; j < T; j++) {
+			__m256i c = s_start(a->corr[j * nbc + b]);
+#pragma GCC unroll 4
+			for (int v = 0; v < V; v++)
+				s[v][j] = c;
+		}
+#pragma GCC unroll 8
+		for (int k = 0; k < QK8_0 / 4; k++) {
+			struct wk wk[VMAX];
+
+#pragma GCC unroll 4
+			for (int v = 0; v < V; v++)
+				wk[v] = w_prep(ld_chunk(lo[v], hi[v], k, R));
+#pragma GCC unroll 8
+			for (int j = 0; j < T; j++) {
+				__m256i xb = _mm256_set1_epi32(
+					ld32(x[(size_t)j * nb].qs + 4 * k));
+#pragma GCC unroll 4
+				for (int v = 0; v < V; v++)
+					s[v][j] = s_step(s[v][j], wk[v], xb);
+			}
+		}
+#pragma GCC unroll 8
+		for (int j = 0; j < T; j++) {
+			__m256 dx = _mm256_set1_ps(a->dx[j * nbc + b]);
+#pragma GCC unroll 4
+			for (int v = 0; v < V; v++)
+				acc[v][j] = _mm256_fmadd_ps(
+					_mm256_cvtepi32_ps(s[v][j]),
+					_mm256_mul_ps(dw[v], dx), acc[v][j]);
+		}
+	}
+#pragma GCC unroll 8
+	for (int j = 0; j < T; j++)
+#pragma GCC unroll 4
+		for (int v = 0; v < V; v++)
+			y_put(a->y + (size_t)j * a->ldy + 8 * v,
+			      v == V - 1 ? last : y_first(8), acc[v][j], a->add);
+}
+
+/* tile_<R>_<V>x<T> for T = 1..4, and row V of a table tab[V][T] of them
+ * (a file lists the rows V = 1..VMAX it has). */
+#define TILE(R, V, T)                                                          \
+	static void tile_##R##_##V##x##T(const struct targs *a)                \
+	{                                                                      \
+		tile(a, R, V, T);                                              \
+	}
+#define TILES(R, V) TILE(R, V, 1) TILE(R, V, 2) TILE(R, V, 3) TILE(R, V, 4)
+#define TILE_ROW(R, V)                                                         \
+	[V] = { NULL, tile_##R##_##V##x1, tile_##R##_##V##x2,                  \
+		tile_##R##_##V##x3, tile_##R##_##V##x4 }
 
 /* Walks block chunks, token super-tiles, row tiles of up to VMAX row
  * vectors and token tiles of up to TMAX, in that order (outermost first),

@@ -1,0 +1,252 @@
+/* results.c - run records and the runs.jsonl file (see results.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "results.h"
+
+json_t *stats_json(const struct stats *s)
+{
+	return json_pack("{s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}",
+			 "n", s->n, "median", s->median, "mad", s->mad,
+			 "q1", s->q1, "q3", s->q3, "iqr", s->iqr,
+			 "mean", s->mean, "sd", s->sd, "cv", s->cv,
+			 "min", s->min, "max", s->max,
+			 "ci_lo", s->ci_lo, "ci_hi", s->ci_hi);
+}
+
+json_t *ctr_sample_json(const struct ctr_sample *c)
+{
+	json_t *o = json_object();
+
+	for (int i = 0; o && i < c->n; i++)
+		json_object_set_new(o, c->name[i], json_real(c->v[i]));
+	return o;
+}
+
+const char *bench_row_test(const struct bench_row *r, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s%d", r->kind == ROW_PP ? "pp" : "tg", r->n_tokens);
+	return buf;
+}
+
+static const char *const stop_names[] = {
+	[STOP_CI] = "ci", [STOP_BUDGET] = "budget", [STOP_MAX_REPS] = "max_reps",
+};
+
+json_t *bench_row_json(const struct bench_row *r)
+{
+	json_t *samples = json_array(), *warn = json_array(), *o;
+	char test[32];
+
+	for (int i = 0; samples && i < r->n; i++)
+		json_array_append_new(samples, json_real(r->ms[i]));
+	if (r->warn & BW_CV)
+		json_array_append_new(warn, json_string("cv>5%"));
+	if (r->warn & BW_NIVCSW)
+		json_array_append_new(warn, json_string("involuntary_context_switches"));
+	if (r->warn & BW_CI)
+		json_array_append_new(warn, json_string("ci_target_not_reached"));
+	o = json_pack("{s:s,s:s,s:i,s:s,s:o,s:o,s:f,s:o,s:o,s:f}",
+		      "test", bench_row_test(r, test, sizeof test),
+		      "kind", r->kind == ROW_PP ? "pp" : "tg",
+		      "n_tokens", r->n_tokens,
+		      "unit", r->kind == ROW_PP ? "ms/batch" : "ms/token",
+		      "samples_ms", samples, "stats", stats_json(&r->st),
+		      "tokens_per_s", r->tok_s, "counters", ctr_sample_json(&r->ctr),
+		      "warnings", warn, "wall_ms", r->wall_ms);
+	if (o)
+		json_object_set_new(o, "stop", json_string(stop_names[r->stop]));
+	return o;
+}
+
+/* mkdir -p of the folder holding path. */
+static int make_parent(const char *path)
+{
+	char buf[1024];
+	size_t n = strlen(path);
+
+	if (n >= sizeof buf)
+		return -1;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0777) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return 0;
+}
+
+/* Cuts a torn last line (one without its '\n') off fd (open for
+ * reading and writing); returns the file's size after, or -1. */
+static off_t cut_torn_tail(int fd)
+{
+	struct stat st;
+	char buf[4096];
+	off_t end;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	end = st.st_size;
+	while (end > 0) {
+		const off_t at = end > (off_t)sizeof buf ? end - (off_t)sizeof buf : 0;
+		const ssize_t n = pread(fd, buf, (size_t)(end - at), at);
+		if (n != end - at)
+			return -1;
+		for (ssize_t i = n; i > 0; i--)
+			if (buf[i - 1] == '\n') {
+				end = at + i;
+				goto cut;
+			}
+		end = at;
+	}
+cut:
+	if (end == st.st_size)
+		return end;
+	return ftruncate(fd, end) < 0 ? -1 : end;
+}
+
+int results_append(const char *path, const json_t *rec, char *err,
+		   size_t errlen)
+{
+	char *line = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	size_t n;
+	ssize_t w;
+	off_t size;
+	int fd = -1, rc = -1;
+
+	if (!line) {
+		snprintf(err, errlen, "%s: cannot encode the run record", path);
+		return -1;
+	}
+	n = strlen(line);
+	line[n++] = '\n';	/* json_dumps' NUL becomes the newline */
+	if (make_parent(path) < 0 ||
+	    (fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0666)) < 0) {
+		snprintf(err, errlen, "%s: cannot open for appending: %s", path,
+			 strerror(errno));
+		goto out;
+	}
+	if (flock(fd, LOCK_EX) < 0 || (size = cut_torn_tail(fd)) < 0) {
+		snprintf(err, errlen, "%s: cannot lock or repair: %s", path,
+			 strerror(errno));
+		goto out;
+	}
+	w = write(fd, line, n);
+	if (w != (ssize_t)n) {
+		int e = w < 0 ? errno : ENOSPC;
+		if (ftruncate(fd, size) < 0) {
+			/* the torn line is cut by the next append */
+		}
+		snprintf(err, errlen, "%s: write failed: %s", path, strerror(e));
+		goto out;
+	}
+	if (fsync(fd) < 0) {
+		snprintf(err, errlen, "%s: fsync failed: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(line);
+	return rc;
+}
+
+/* CSV field: quoted when it holds a comma, quote or newline. */
+static void csv_str(FILE *out, const char *s)
+{
+	if (!s)
+		s = "";
+	if (!strpbrk(s, ",\"\n")) {
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static double num(const json_t *o, const char *k)
+{
+	return json_number_value(json_object_get(o, k));
+}
+
+int results_csv(const char *path, FILE *out, int *skipped, char *err,
+		size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+
+	*skipped = 0;
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	fputs("time,git_rev,model,config,threads,pin,test,n,median_ms,mad_ms,"
+	      "ci_lo_ms,ci_hi_ms,tokens_per_s,warnings\n", out);
+	while ((len = getline(&line, &cap, f)) > 0) {
+		json_t *rec, *rows;
+		if (line[len - 1] != '\n' ||
+		    !(rec = json_loads(line, 0, NULL))) {
+			++*skipped;
+			continue;
+		}
+		rows = json_object_get(rec, "rows");
+		if (strcmp(json_string_value(json_object_get(rec, "schema")) ?
+			   json_string_value(json_object_get(rec, "schema")) : "",
+			   RUN_SCHEMA) || !json_is_array(rows)) {
+			++*skipped;
+			json_decref(rec);
+			continue;
+		}
+		const json_t *tool = json_object_get(rec, "tool");
+		const json_t *model = json_object_get(rec, "model");
+		const json_t *cfg = json_object_get(rec, "config");
+		size_t i;
+		json_t *row;
+		json_array_foreach(rows, i, row) {
+			const json_t *st = json_object_get(row, "stats");
+			const json_t *w = json_object_get(row, "warnings");
+			char warn[256] = "";
+			size_t k, used = 0;
+			json_t *e;
+			json_array_foreach(w, k, e)
+				used += (size_t)snprintf(warn + used, used < sizeof warn ?
+					sizeof warn - used : 0, "%s%s", k ? ";" : "",
+					json_string_value(e));
+			csv_str(out, json_string_value(json_object_get(rec, "time")));
+			fputc(',', out);
+			csv_str(out, json_string_value(json_object_get(tool, "git_rev")));
+			fputc(',', out);
+			csv_str(out, json_string_value(json_object_get(model, "path")));
+			fputc(',', out);
+			csv_str(out, json_string_value(json_object_get(cfg, "name")));
+			fprintf(out, ",%d,", (int)num(rec, "threads"));
+			csv_str(out, json_string_value(json_object_get(rec, "pin")));
+			fputc(',', out);
+			csv_str(out, json_string_value(json_object_get(row, "test")));
+			fprintf(out, ",%d,%.6g,%.6g,%.6g,%.6g,%.6g,", (int)num(st, "n"),
+				num(st, "median"), num(st, "mad"), num(st, "ci_lo"),
+				num(st, "ci_hi"), num(row, "tokens_per_s"));
+			csv_str(out, warn);
+			fputc('\n', out);
+		}
+		json_decref(rec);
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
