@@ -125,9 +125,9 @@ int bench_ab_run(struct bench_ctx *b, enum bench_kind kind,
 		 size_t errlen);
 
 /* The in-situ profile: reps profiled samples interleaved with as many
- * unprofiled ones.  p gets one sample's profile with every row's time
- * (and the pass time) the median over the reps; divide by p->passes for
- * one pass.  *overhead = median(profiled) / median(plain) - 1. */
+ * unprofiled ones.  p gets the profiled sample whose pass time is nearest
+ * the median pass (divide by p->passes for one pass).  *overhead =
+ * median(profiled) / median(plain) - 1. */
 int bench_profile(struct bench_ctx *b, enum bench_kind kind,
 		  const struct bench_spec *sp, int reps, struct prof *p,
 		  double *overhead, char *err, size_t errlen);

@@ -1,6 +1,7 @@
 /* results.c - run records and the runs.jsonl file (see results.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -8,14 +9,22 @@
 #include <unistd.h>
 #include "results.h"
 
+/* A number, or null where it is undefined (sd and cv of one sample). */
+static json_t *real_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
 json_t *stats_json(const struct stats *s)
 {
-	return json_pack("{s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}",
-			 "n", s->n, "median", s->median, "mad", s->mad,
-			 "q1", s->q1, "q3", s->q3, "iqr", s->iqr,
-			 "mean", s->mean, "sd", s->sd, "cv", s->cv,
-			 "min", s->min, "max", s->max,
-			 "ci_lo", s->ci_lo, "ci_hi", s->ci_hi);
+	return json_pack("{s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+			 "n", s->n, "median", real_or_null(s->median),
+			 "mad", real_or_null(s->mad), "q1", real_or_null(s->q1),
+			 "q3", real_or_null(s->q3), "iqr", real_or_null(s->iqr),
+			 "mean", real_or_null(s->mean), "sd", real_or_null(s->sd),
+			 "cv", real_or_null(s->cv), "min", real_or_null(s->min),
+			 "max", real_or_null(s->max), "ci_lo", real_or_null(s->ci_lo),
+			 "ci_hi", real_or_null(s->ci_hi));
 }
 
 json_t *ctr_sample_json(const struct ctr_sample *c)
@@ -182,6 +191,42 @@ static double num(const json_t *o, const char *k)
 	return json_number_value(json_object_get(o, k));
 }
 
+/* One CSV line for row of run rec, under config name cfg. */
+static void csv_row(FILE *out, const json_t *rec, const json_t *row,
+		    const char *cfg)
+{
+	const json_t *st = json_object_get(row, "stats");
+	const json_t *w = json_object_get(row, "warnings");
+	char warn[256] = "";
+	size_t k, used = 0;
+	json_t *e;
+
+	json_array_foreach(w, k, e) {
+		if (used >= sizeof warn)
+			break;
+		used += (size_t)snprintf(warn + used, sizeof warn - used, "%s%s",
+					 k ? ";" : "", json_string_value(e));
+	}
+	csv_str(out, json_string_value(json_object_get(rec, "time")));
+	fputc(',', out);
+	csv_str(out, json_string_value(json_object_get(json_object_get(rec,
+		"tool"), "git_rev")));
+	fputc(',', out);
+	csv_str(out, json_string_value(json_object_get(json_object_get(rec,
+		"model"), "path")));
+	fputc(',', out);
+	csv_str(out, cfg);
+	fprintf(out, ",%d,", (int)num(rec, "threads"));
+	csv_str(out, json_string_value(json_object_get(rec, "pin")));
+	fputc(',', out);
+	csv_str(out, json_string_value(json_object_get(row, "test")));
+	fprintf(out, ",%d,%.6g,%.6g,%.6g,%.6g,%.6g,", (int)num(st, "n"),
+		num(st, "median"), num(st, "mad"), num(st, "ci_lo"),
+		num(st, "ci_hi"), num(row, "tokens_per_s"));
+	csv_str(out, warn);
+	fputc('\n', out);
+}
+
 int results_csv(const char *path, FILE *out, int *skipped, char *err,
 		size_t errlen)
 {
@@ -198,51 +243,35 @@ int results_csv(const char *path, FILE *out, int *skipped, char *err,
 	fputs("time,git_rev,model,config,threads,pin,test,n,median_ms,mad_ms,"
 	      "ci_lo_ms,ci_hi_ms,tokens_per_s,warnings\n", out);
 	while ((len = getline(&line, &cap, f)) > 0) {
-		json_t *rec, *rows;
+		json_t *rec;
 		if (line[len - 1] != '\n' ||
 		    !(rec = json_loads(line, 0, NULL))) {
 			++*skipped;
 			continue;
 		}
-		rows = json_object_get(rec, "rows");
-		if (strcmp(json_string_value(json_object_get(rec, "schema")) ?
-			   json_string_value(json_object_get(rec, "schema")) : "",
-			   RUN_SCHEMA) || !json_is_array(rows)) {
+		const char *schema = json_string_value(json_object_get(rec, "schema"));
+		const json_t *rows = json_object_get(rec, "rows");
+		if (!schema || strcmp(schema, RUN_SCHEMA) || !json_is_array(rows)) {
 			++*skipped;
 			json_decref(rec);
 			continue;
 		}
-		const json_t *tool = json_object_get(rec, "tool");
-		const json_t *model = json_object_get(rec, "model");
 		const json_t *cfg = json_object_get(rec, "config");
 		size_t i;
-		json_t *row;
-		json_array_foreach(rows, i, row) {
-			const json_t *st = json_object_get(row, "stats");
-			const json_t *w = json_object_get(row, "warnings");
-			char warn[256] = "";
-			size_t k, used = 0;
-			json_t *e;
-			json_array_foreach(w, k, e)
-				used += (size_t)snprintf(warn + used, used < sizeof warn ?
-					sizeof warn - used : 0, "%s%s", k ? ";" : "",
-					json_string_value(e));
-			csv_str(out, json_string_value(json_object_get(rec, "time")));
-			fputc(',', out);
-			csv_str(out, json_string_value(json_object_get(tool, "git_rev")));
-			fputc(',', out);
-			csv_str(out, json_string_value(json_object_get(model, "path")));
-			fputc(',', out);
-			csv_str(out, json_string_value(json_object_get(cfg, "name")));
-			fprintf(out, ",%d,", (int)num(rec, "threads"));
-			csv_str(out, json_string_value(json_object_get(rec, "pin")));
-			fputc(',', out);
-			csv_str(out, json_string_value(json_object_get(row, "test")));
-			fprintf(out, ",%d,%.6g,%.6g,%.6g,%.6g,%.6g,", (int)num(st, "n"),
-				num(st, "median"), num(st, "mad"), num(st, "ci_lo"),
-				num(st, "ci_hi"), num(row, "tokens_per_s"));
-			csv_str(out, warn);
-			fputc('\n', out);
+		json_t *row, *ab;
+		json_array_foreach(rows, i, row)
+			csv_row(out, rec, row, json_string_value(json_object_get(cfg,
+				"name")));
+		/* an A/B run: its two sides, named by their setups */
+		json_array_foreach(json_object_get(rec, "ab"), i, ab) {
+			char name[300];
+			for (int side = 0; side < 2; side++) {
+				const char *k = side ? "b" : "a";
+				snprintf(name, sizeof name, "%s=%s", side ? "B" : "A",
+					 json_string_value(json_object_get(
+						json_object_get(cfg, k), "name")));
+				csv_row(out, rec, json_object_get(ab, k), name);
+			}
 		}
 		json_decref(rec);
 	}

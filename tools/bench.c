@@ -22,6 +22,7 @@
 #include "model.h"
 #include "pool.h"
 #include "prof.h"
+#include "q8tune.h"
 #include "results.h"
 #include "roofline.h"
 #include "tokenizer.h"
@@ -143,6 +144,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return die("--ab needs two arguments: A B"), -1;
 			o->ab[0] = optarg;
 			o->ab[1] = argv[optind++];
+			if (o->ab[0][0] == '-' || o->ab[1][0] == '-')
+				return die("--ab needs two setups A B (config files, "
+					   "default, scalar or per_call), not '%s'",
+					   o->ab[o->ab[0][0] == '-' ? 0 : 1]), -1;
 			break;
 		case 'w':
 			if (weights_mode_parse(optarg, &o->wmode) < 0)
@@ -212,9 +217,14 @@ struct side {
 	struct best_config cfg;
 };
 
+static void on_warning(void *ctx, const char *line)
+{
+	(void)ctx;
+	fprintf(stderr, "bench: warning: %s\n", line);
+}
+
 static int side_load(struct side *sd, const char *spec, int fallback,
-		     const struct model *m, const struct machine_fp *here,
-		     char *err, size_t errlen)
+		     const struct model *m, char *err, size_t errlen)
 {
 	memset(sd, 0, sizeof *sd);
 	sd->name = spec;
@@ -232,24 +242,13 @@ static int side_load(struct side *sd, const char *spec, int fallback,
 		sd->scratch = SCRATCH_PER_CALL;
 		return 0;
 	}
-	if (config_read(spec, cpu_get()->features, &sd->cfg, err, errlen) < 0) {
-		if (!fallback)
-			return -1;
-		fprintf(stderr, "bench: warning: %s; using the defaults "
-			"(--config-fallback)\n", err);
-		return 0;
-	}
-	sd->has_config = 1;
-	struct model_fp mfp;
-	char warn[2048];
-	model_fp_get(m, &mfp);
-	if (config_check(&sd->cfg, here, &mfp, warn, sizeof warn) > 0)
-		fprintf(stderr, "bench: warning: %s\n", warn);
-	for (int ph = 0; ph < PHASE_COUNT; ph++) {
-		if (config_kernels(&sd->cfg, ph, &sd->k[ph], err, errlen) < 0)
-			return -1;
+	int have = q8_config_load(spec, fallback, m, &sd->cfg, sd->k, on_warning,
+				  NULL, err, errlen);
+	if (have < 0)
+		return -1;
+	sd->has_config = have;
+	for (int ph = 0; have && ph < PHASE_COUNT; ph++)
 		sd->threads[ph] = sd->cfg.phase[ph].threads;
-	}
 	return 0;
 }
 
@@ -606,8 +605,7 @@ int main(int argc, char **argv)
 	n_sides = o.ab[0] ? 2 : 1;
 	for (int i = 0; i < n_sides; i++) {
 		const char *spec = o.ab[0] ? o.ab[i] : o.config ? o.config : "default";
-		if (side_load(&sides[i], spec, o.fallback, m, &env.m, err,
-			      sizeof err) < 0) {
+		if (side_load(&sides[i], spec, o.fallback, m, err, sizeof err) < 0) {
 			die("%s", err);
 			goto out;
 		}
@@ -662,28 +660,25 @@ int main(int argc, char **argv)
 	sp.budget_ms = o.budget_s * 1e3;
 
 	iso_now(when, sizeof when);
-	if (o.fmt != FMT_JSON) {
-		int cpu[ROOF_MAX_THREADS], moved;
-		(void)cpu;
-		(void)moved;
-		printf("bench: %s, %d layers, n_embd %d (%s), %s weights; %d threads, "
-		       "pin %s\n", arch_name(m->hp.arch), m->hp.n_layer, m->hp.n_embd,
-		       o.model, o.wmode == WEIGHTS_Q8_0 ? "q8_0" :
-		       o.wmode == WEIGHTS_F32 ? "f32" : "native", o.threads,
-		       o.pin ? "cores" : "none");
-		printf("cpu: %s; %s\n", env.m.brand, env.hwloc_summary);
-		printf("counters: %s\n", counters_status(ctr));
-		if (strcmp(env.governor, "performance"))
-			printf("warning: CPU frequency governor is '%s', not "
-			       "'performance': clocks may vary\n", env.governor);
-		if (!fl.have)
-			printf("roofline: none for this machine at %d threads "
-			       "(./bench --roofline stores one); floors omitted\n",
-			       o.threads);
-		if (ps.made)
-			printf("repacked %.1f MB of weights in %.1f ms\n",
-			       ps.made / 1e6, ps.ms);
-	}
+	/* the preamble: on stdout for a person, on stderr when stdout is data */
+	FILE *pre = o.fmt == FMT_TABLE || o.fmt == FMT_MD ? stdout : stderr;
+	fprintf(pre, "bench: %s, %d layers, n_embd %d (%s), %s weights; %d threads, "
+	       "pin %s\n", arch_name(m->hp.arch), m->hp.n_layer, m->hp.n_embd,
+	       o.model, o.wmode == WEIGHTS_Q8_0 ? "q8_0" :
+	       o.wmode == WEIGHTS_F32 ? "f32" : "native", o.threads,
+	       o.pin ? "cores" : "none");
+	fprintf(pre, "cpu: %s; %s\n", env.m.brand, env.hwloc_summary);
+	fprintf(pre, "counters: %s\n", counters_status(ctr));
+	if (strcmp(env.governor, "performance"))
+		fprintf(pre, "warning: CPU frequency governor is '%s', not "
+			"'performance': clocks may vary\n", env.governor);
+	if (!fl.have)
+		fprintf(pre, "roofline: none for this machine at %d threads "
+			"(./bench --roofline stores one); floors omitted\n",
+			o.threads);
+	if (ps.made)
+		fprintf(pre, "repacked %.1f MB of weights in %.1f ms\n",
+			ps.made / 1e6, ps.ms);
 
 	rows = json_array();
 	profiles = json_array();
@@ -725,7 +720,12 @@ int main(int argc, char **argv)
 			const int th = su.threads ? su.threads : o.threads;
 			if (o.fmt != FMT_JSON)
 				print_row(o.fmt, &row, &fl, th);
-			json_array_append_new(rows, row_json_floor(&row, &fl, th));
+			json_t *rj = row_json_floor(&row, &fl, th);
+			if (!rj) {
+				die("cannot build the run record");
+				goto out;
+			}
+			json_array_append_new(rows, rj);
 		}
 		for (int i = 0; o.profile && i < n_kinds; i++) {
 			struct bench_setup su;

@@ -8,14 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "config.h"
 #include "cpu.h"
-#include "env.h"
-#include "fingerprint.h"
 #include "generate.h"
 #include "gguf.h"
 #include "model.h"
-#include "pool.h"
+#include "q8tune.h"
 #include "tokenizer.h"
 
 static const char usage[] =
@@ -317,118 +314,10 @@ close_gguf:
 	return rc;
 }
 
-/* Per-phase threads and pinning of a best-config file, applied by
- * generate() before each phase (on_phase). */
-struct phases {
-	struct pool *pool;
-	int threads[PHASE_COUNT];
-	int pin[PHASE_COUNT];	/* enum pin_mode */
-	int *plan[PHASE_COUNT];	/* CPUs for PIN_CORES, else NULL */
-	int pinned;		/* the pool is pinned now */
-};
-
-static int on_phase(void *ctx, enum gen_phase gp, char *err, size_t errlen)
+static void on_warning(void *ctx, const char *line)
 {
-	struct phases *ph = ctx;
-	int i = gp == GEN_PROMPT ? PHASE_PROMPT : PHASE_DECODE;
-	char why[256];
-
-	(void)err;
-	(void)errlen;
-	pool_set_active(ph->pool, ph->threads[i]);
-	if (ph->plan[i] || ph->pinned) {
-		/* pinning only changes speed: a refusal is a warning */
-		if (pool_pin(ph->pool, ph->plan[i], why, sizeof why) < 0)
-			fprintf(stderr, "infer: warning: %s phase runs unpinned: "
-				"%s\n", phase_name(i), why);
-		ph->pinned = ph->plan[i] != NULL;
-	}
-	return 0;
-}
-
-/* Plans PIN_CORES for the phases that ask for it (ph->plan); a phase whose
- * plan cannot cover its threads runs unpinned, with a warning. */
-static void plan_pins(struct phases *ph)
-{
-	char why[256];
-
-	for (int i = 0; i < PHASE_COUNT; i++) {
-		int n = ph->threads[i], got;
-
-		if (ph->pin[i] != PIN_CORES)
-			continue;
-		ph->plan[i] = malloc(sizeof(int) * (size_t)n);
-		got = ph->plan[i] ? env_pin_plan(n, ph->plan[i], n, why, sizeof why) : -1;
-		if (got == n)
-			continue;
-		if (got >= 0)
-			snprintf(why, sizeof why, "only %d CPUs for %d threads", got, n);
-		fprintf(stderr, "infer: warning: %s phase runs unpinned: %s\n",
-			phase_name(i), ph->plan[i] ? why : "out of memory");
-		free(ph->plan[i]);
-		ph->plan[i] = NULL;
-	}
-}
-
-/* Prints each line of config_check's warnings as "infer: warning: ...". */
-static void print_warnings(const char *w)
-{
-	while (*w) {
-		size_t n = strcspn(w, "\n");
-
-		fprintf(stderr, "infer: warning: %.*s\n", (int)n, w);
-		w += n + (w[n] == '\n');
-	}
-}
-
-/* Reads o->config into *cfg and the two kernel sets from it.  Returns 1
- * if a config is in use, 0 if not (no --config, or a bad file under
- * --config-fallback: defaults in kp and kd), -1 on a fatal error (the
- * line is printed). */
-static int use_config(const struct opts *o, struct best_config *cfg,
-		      struct kernels *kp, struct kernels *kd)
-{
-	char err[1024];
-
-	if (o->config) {
-		if (config_read(o->config, cpu_get()->features, cfg, err,
-				sizeof err) == 0) {
-			if (config_kernels(cfg, PHASE_PROMPT, kp, err, sizeof err) == 0 &&
-			    config_kernels(cfg, PHASE_DECODE, kd, err, sizeof err) == 0)
-				return 1;
-			config_free(cfg);
-		}
-		if (!o->config_fallback)
-			return -die("%s", err);
-		fprintf(stderr, "infer: warning: %s; running with the default "
-			"kernels\n", err);
-	}
-	if (kernels_default(kp, err, sizeof err) < 0)
-		return -die("%s", err);
-	*kd = *kp;
-	return 0;
-}
-
-/* The repacking line: every distinct matmul_q8 variant of the sets that
- * repacks, e.g. "matmul_q8/avx2_blocked8: weights repacked to q8_0x8". */
-static void print_prep(const struct kernels *const *sets, int n,
-		       const struct prep_stats *ps)
-{
-	char names[256] = "", layouts[256] = "";
-	size_t a = 0, b = 0;
-
-	for (int i = 0; i < n; i++) {
-		const struct variant *v = sets[i]->v[OP_MATMUL_Q8];
-
-		if (!v->prep || (i && v == sets[0]->v[OP_MATMUL_Q8]))
-			continue;
-		a += (size_t)snprintf(names + a, sizeof names - a, "%smatmul_q8/%s",
-				      a ? ", " : "", v->name);
-		b += (size_t)snprintf(layouts + b, sizeof layouts - b, "%s%s",
-				      b ? ", " : "", v->prep->layout);
-	}
-	fprintf(stderr, "infer: %s: weights repacked to %s: %.1f MB in %.1f ms\n",
-		names, layouts, ps->made / 1e6, ps->ms);
+	(void)ctx;
+	fprintf(stderr, "infer: warning: %s\n", line);
 }
 
 int main(int argc, char **argv)
@@ -438,16 +327,11 @@ int main(int argc, char **argv)
 		.wmode = WEIGHTS_Q8_0,
 		.sp = { .temp = 0.0f, .top_k = 40, .top_p = 0.95f, .seed = 42 },
 	};
-	char err[512];
-	struct model *m = NULL;
-	struct pool *pool = NULL;
-	struct session *s = NULL;
-	struct kernels kp, kd;
-	struct best_config cfg = { 0 };
-	struct phases ph = { 0 };
+	char err[1024];
+	struct q8 *q = NULL;
 	struct gen_result r;
 	int32_t *prompt = NULL;
-	int rc = 1, have_cfg;
+	int rc = 1;
 
 	if (parse_args(argc, argv, &o))
 		return 1;
@@ -456,73 +340,33 @@ int main(int argc, char **argv)
 			"unknown feature; running scalar-only\n", cpu_get()->mask_name);
 	if (o.tokenize)
 		return run_tokenize(&o);
-	if ((have_cfg = use_config(&o, &cfg, &kp, &kd)) < 0)
-		return 1;
-	/* --threads wins over the file, for both phases */
-	for (int i = 0; i < PHASE_COUNT; i++) {
-		ph.threads[i] = o.threads ? o.threads : have_cfg ? cfg.phase[i].threads : 0;
-		ph.pin[i] = have_cfg ? cfg.phase[i].pin : PIN_NONE;
-		if (!ph.threads[i]) {
-			long nc = sysconf(_SC_NPROCESSORS_ONLN);
-			ph.threads[i] = nc > 0 ? (int)nc : 1;
-		}
-	}
-	o.threads = ph.threads[PHASE_PROMPT] > ph.threads[PHASE_DECODE] ?
-		    ph.threads[PHASE_PROMPT] : ph.threads[PHASE_DECODE];
-	if (model_load(o.model, o.wmode, &m, err, sizeof err) < 0) {
-		die("%s", err);
-		goto free_cfg;
-	}
-	if (have_cfg) {
-		struct machine_fp here;
-		struct model_fp mfp;
-		char warn[2048], why[256];
-		int have_here = machine_fp_get(&here, why, sizeof why) == 0;
-
-		if (!have_here)
-			fprintf(stderr, "infer: warning: machine not checked against "
-				"%s: %s\n", o.config, why);
-		model_fp_get(m, &mfp);
-		if (config_check(&cfg, have_here ? &here : NULL, &mfp, warn, sizeof warn))
-			print_warnings(warn);
-	}
-	const struct kernels *sets[] = { &kp, &kd };
-	struct prep_stats ps;
-	if (model_prepare(m, sets, 2, &ps, err, sizeof err) < 0) {
-		die("%s", err);
-		goto free_model;
-	}
-	if (ps.made)
-		print_prep(sets, 2, &ps);
+	const struct q8_opts qo = { .model = o.model, .weights = o.wmode,
+		.config = o.config, .config_fallback = o.config_fallback,
+		.threads = o.threads, .warn = on_warning };
+	if (q8_open(&qo, &q, err, sizeof err) < 0)
+		return die("%s", err);
+	const struct model *m = q8_model(q);
+	const struct q8_info *in = q8_info(q);
+	if (in->prep.made)
+		fprintf(stderr, "infer: %s: weights repacked: %.1f MB in %.1f ms\n",
+			in->prep_desc, in->prep.made / 1e6, in->prep.ms);
 
 	size_t len = strlen(o.prompt);
 	int n_prompt = tok_encode(m->tok, o.prompt, len, 1, o.special, NULL, 0);
 	prompt = n_prompt > 0 ? malloc(sizeof(int32_t) * (size_t)n_prompt) : NULL;
 	if (!prompt) {
 		die("cannot tokenize the prompt");
-		goto free_model;
+		goto out;
 	}
 	tok_encode(m->tok, o.prompt, len, 1, o.special, prompt, n_prompt);
-	if (o.n_ctx == 0)
-		o.n_ctx = n_prompt + o.n_predict;
-	if (!(pool = pool_create(o.threads))) {
-		die("cannot start %d worker threads", o.threads);
-		goto free_model;
-	}
-	ph.pool = pool;
-	plan_pins(&ph);
-	if (!(s = session_create(m, o.n_ctx, &kp, pool, err, sizeof err))) {
-		die("%s", err);
-		goto free_pool;
-	}
 
 	struct gen_params gp = { .n_predict = o.n_predict, .ignore_eos = o.ignore_eos,
-		.eos = tok_eos(m->tok), .top_n = o.top_n, .sp = o.sp,
-		.decode_k = &kd, .on_phase = on_phase, .phase_ctx = &ph };
+		.eos = tok_eos(m->tok), .top_n = o.top_n, .sp = o.sp };
 	struct stream st = { .tok = m->tok, .json = o.json };
-	if (generate(s, prompt, n_prompt, &gp, on_token, &st, &r, err, sizeof err) < 0) {
+	if (q8_generate(q, prompt, n_prompt, o.n_ctx, &gp, on_token, &st, &r, err,
+			sizeof err) < 0) {
 		die("%s", err);
-		goto free_session;
+		goto out;
 	}
 	if (o.json) {
 		if (print_json(&o, prompt, n_prompt, &r, &st) < 0)
@@ -536,31 +380,23 @@ int main(int argc, char **argv)
 	}
 	double per = r.n > 1 ? r.decode_ms / (r.n - 1) : 0.0;
 	char thr[48];
-	if (ph.threads[PHASE_PROMPT] == ph.threads[PHASE_DECODE])
-		snprintf(thr, sizeof thr, "%d threads", ph.threads[PHASE_PROMPT]);
+	if (in->threads[PHASE_PROMPT] == in->threads[PHASE_DECODE])
+		snprintf(thr, sizeof thr, "%d threads", in->threads[PHASE_PROMPT]);
 	else
 		snprintf(thr, sizeof thr, "%d/%d threads (prompt/decode)",
-			 ph.threads[PHASE_PROMPT], ph.threads[PHASE_DECODE]);
+			 in->threads[PHASE_PROMPT], in->threads[PHASE_DECODE]);
 	fprintf(stderr, "infer: %s, %s weights, %s%s%s | prompt: %d tokens "
 		"in %.2f ms (%.1f tok/s) | decode: %d tokens, %.3f ms/token "
 		"(%.1f tok/s)\n", arch_name(m->hp.arch),
 		o.wmode == WEIGHTS_Q8_0 ? "q8_0" : o.wmode == WEIGHTS_F32 ? "f32" : "native",
-		thr, have_cfg ? ", config " : "", have_cfg ? o.config : "",
-		n_prompt, r.prompt_ms,
+		thr, in->have_config ? ", config " : "",
+		in->have_config ? o.config : "", n_prompt, r.prompt_ms,
 		r.prompt_ms > 0 ? n_prompt * 1e3 / r.prompt_ms : 0.0,
 		r.n > 0 ? r.n - 1 : 0, per, per > 0 ? 1e3 / per : 0.0);
 	gen_result_free(&r);
 	free(st.text.p);
-free_session:
-	session_free(s);
-free_pool:
-	pool_destroy(pool);
-free_model:
+out:
 	free(prompt);
-	model_free(m);
-free_cfg:
-	for (int i = 0; i < PHASE_COUNT; i++)
-		free(ph.plan[i]);
-	config_free(&cfg);
+	q8_close(q);
 	return rc;
 }
