@@ -124,17 +124,6 @@ int bench_sample(struct bench_ctx *b, enum bench_kind kind,
 	return sample(b, kind, sp, ms, NULL, NULL, err, errlen);
 }
 
-/* ms of the mask's ops per pass of a profile. */
-static double masked_ms(const struct prof *p, unsigned mask)
-{
-	double ns = 0;
-
-	for (int i = 0; i < PROF_COUNT; i++)
-		if (mask & (1u << i))
-			ns += p->r[i].ns;
-	return p->passes ? ns / 1e6 / (double)p->passes : 0;
-}
-
 /* Appends one measured sample to row r. */
 static int row_sample(struct bench_ctx *b, enum bench_kind kind,
 		      const struct bench_spec *sp, struct bench_row *r,
@@ -146,7 +135,7 @@ static int row_sample(struct bench_ctx *b, enum bench_kind kind,
 		   sp->prof_mask ? &p : NULL, err, errlen) < 0)
 		return -1;
 	if (sp->prof_mask)
-		r->op_ms[r->n] = masked_ms(&p, sp->prof_mask);
+		r->op_ms[r->n] = prof_ms(&p, sp->prof_mask);
 	r->n++;
 	return 0;
 }

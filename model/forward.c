@@ -599,6 +599,16 @@ static const char *const prof_names[PROF_COUNT] = {
 	[PROF_GLU] = "glu", [PROF_RESIDUAL] = "residual",
 };
 
+double prof_ms(const struct prof *p, unsigned mask)
+{
+	double ns = 0;
+
+	for (int i = 0; i < PROF_COUNT; i++)
+		if (mask & (1u << i))
+			ns += p->r[i].ns;
+	return p->passes ? ns / 1e6 / (double)p->passes : 0;
+}
+
 const char *prof_op_name(enum prof_op op)
 {
 	return op < PROF_COUNT ? prof_names[op] : "?";

@@ -43,6 +43,9 @@ struct prof {
 	uint64_t passes;
 };
 
+/* Milliseconds per pass of the rows in mask (1u << enum prof_op). */
+double prof_ms(const struct prof *p, unsigned mask);
+
 /* "mm_qkv", "attention", ... (static strings). */
 const char *prof_op_name(enum prof_op op);
 

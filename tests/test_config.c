@@ -22,29 +22,12 @@
 #include "pool.h"
 #include "run.h"
 #include "signature.h"
+#include "small.h"
 #include "synth.h"
 
 #define ALL_FEATURES 0xffffffffu
 
 /* --- helpers ---------------------------------------------------------- */
-
-/* The small shape of test_synth.c: 2 layers, embd 64, 2 heads of 32,
- * 1 KV head, ff 128. */
-static struct synth_cfg small_cfg(enum synth_arch arch)
-{
-	struct synth_cfg c;
-
-	synth_default(&c, arch);
-	c.n_layer = 2;
-	c.n_embd = 64;
-	c.n_head = 2;
-	c.n_head_kv = 1;
-	c.head_dim = 32;
-	c.n_ff = 128;
-	c.n_ctx = 256;
-	c.seed = 42;
-	return c;
-}
 
 static void write_model(const struct synth_cfg *c, const char *path)
 {

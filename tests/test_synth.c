@@ -9,26 +9,9 @@
 #include "gguf.h"
 #include "gguf_write.h"
 #include "q8.h"
+#include "small.h"
 #include "synth.h"
 #include "tokenizer.h"
-
-/* The small shape of the brief: 2 layers, embd 64, 2 heads of 32, 1 KV
- * head, ff 128. */
-static struct synth_cfg small_cfg(enum synth_arch arch)
-{
-	struct synth_cfg c;
-
-	synth_default(&c, arch);
-	c.n_layer = 2;
-	c.n_embd = 64;
-	c.n_head = 2;
-	c.n_head_kv = 1;
-	c.head_dim = 32;
-	c.n_ff = 128;
-	c.n_ctx = 256;
-	c.seed = 42;
-	return c;
-}
 
 /* Builds c into a malloc'd buffer (*buf, *size); fails the test on error. */
 static void build_mem(const struct synth_cfg *c, uint8_t **buf, size_t *size)

@@ -140,16 +140,6 @@ static void on_decision(void *ctx, const struct tune_decision *d)
 			d->total, d->eta_s);
 }
 
-static double masked(const struct prof *p, unsigned mask)
-{
-	double ns = 0;
-
-	for (int i = 0; i < PROF_COUNT; i++)
-		if (mask & (1u << i))
-			ns += p->r[i].ns;
-	return p->passes ? ns / 1e6 / (double)p->passes : 0;
-}
-
 static void print_report(struct model *m, const struct tune_result *r)
 {
 	for (int ph = 0; ph < PHASE_COUNT; ph++) {
@@ -168,8 +158,8 @@ static void print_report(struct model *m, const struct tune_result *r)
 			if (!tune_op_used(m, op))
 				continue;
 			const unsigned mask = tune_prof_mask(op);
-			const double a = masked(&f->prof_default, mask);
-			const double b = masked(&f->prof_tuned, mask);
+			const double a = prof_ms(&f->prof_default, mask);
+			const double b = prof_ms(&f->prof_tuned, mask);
 			char rows[128] = "";
 			size_t used = 0;
 			for (int i = 0; i < PROF_COUNT && used < sizeof rows; i++)

@@ -498,8 +498,7 @@ static void judge(struct tune_decision *d, const struct bench_ab *ab)
 /* Evaluates ev (from the log when resuming), filling d; appends it to
  * the log.  Returns 0, or -1 on a failure of the machinery itself. */
 static int evaluate(struct tuner *t, const struct eval *ev,
-		    struct tune_decision *d, double budget_left_s, char *err,
-		    size_t errlen)
+		    struct tune_decision *d, char *err, size_t errlen)
 {
 	char key[24];
 	const json_t *old;
@@ -527,7 +526,6 @@ static int evaluate(struct tuner *t, const struct eval *ev,
 		fill_numbers(d, &t->sh->ab, t->sh->gate_maxdiff);
 		judge(d, &t->sh->ab);
 	}
-	(void)budget_left_s;
 	json_t *j = decision_json(d, key);
 	if (!interrupted && results_append(t->o->log_path, j, err, errlen) < 0) {
 		json_decref(j);
@@ -622,12 +620,37 @@ static void report(struct search *se, struct tune_decision *d)
 		se->cb(se->cb_ctx, d);
 }
 
+/* Evaluates ev (the incumbent against one candidate), or records it as
+ * skipped when the budget is spent, and reports it.  0 (d->verdict says
+ * what happened), 1 interrupted, -1 on a failure of the machinery. */
+static int consider(struct search *se, struct eval *ev,
+		    struct tune_decision *d, char *err, size_t errlen)
+{
+	if (interrupted)
+		return 1;
+	if (remaining_s(se) <= 0) {
+		d->verdict = TV_SKIPPED;
+		snprintf(d->reason, sizeof d->reason, "budget spent");
+		report(se, d);
+		return 0;
+	}
+	ev->budget_ms = next_budget_ms(se);
+	if (prepare(se->t, ev->a.k, ev->b.k, err, errlen) < 0 ||
+	    evaluate(se->t, ev, d, err, errlen) < 0)
+		return -1;
+	if (interrupted)
+		return 1;
+	report(se, d);
+	return 0;
+}
+
 /* One phase: coordinate descent over ops, then threads, until a round
  * changes nothing.  inc/threads hold the incumbent in and the winner out. */
 static int search_phase(struct search *se, enum phase ph, struct kernels *inc,
 			int *threads, char *err, size_t errlen)
 {
 	struct tuner *t = se->t;
+	int rc;
 
 	for (int round = 0; round < t->o->rounds; round++) {
 		int changed = 0;
@@ -647,30 +670,15 @@ static int search_phase(struct search *se, enum phase ph, struct kernels *inc,
 				snprintf(d.candidate, sizeof d.candidate, "%s", v->name);
 				snprintf(fault, sizeof fault, "%s/%s",
 					 kernel_ops[op].name, v->name);
-				if (interrupted)
-					return 1;
-				if (remaining_s(se) <= 0) {
-					d.verdict = TV_SKIPPED;
-					snprintf(d.reason, sizeof d.reason,
-						 "budget spent");
-					report(se, &d);
-					continue;
-				}
 				struct eval ev = { EV_COMPARE, ph,
 					{ inc, *threads, 0 }, { &cand, *threads, 0 },
-					NULL, 1, tune_prof_mask(op), next_budget_ms(se),
-					fault };
-				if (prepare(t, inc, &cand, err, errlen) < 0 ||
-				    evaluate(t, &ev, &d, remaining_s(se), err,
-					     errlen) < 0)
-					return -1;
-				if (interrupted)
-					return 1;
+					NULL, 1, tune_prof_mask(op), 0, fault };
+				if ((rc = consider(se, &ev, &d, err, errlen)))
+					return rc;
 				if (d.verdict == TV_WIN) {
 					*inc = cand;
 					changed = 1;
 				}
-				report(se, &d);
 			}
 		}
 		for (int th = 1; th <= t->o->max_threads; th++) {
@@ -679,26 +687,14 @@ static int search_phase(struct search *se, enum phase ph, struct kernels *inc,
 			struct tune_decision d = { .phase = ph, .op = -1 };
 			snprintf(d.incumbent, sizeof d.incumbent, "%d threads", *threads);
 			snprintf(d.candidate, sizeof d.candidate, "%d threads", th);
-			if (interrupted)
-				return 1;
-			if (remaining_s(se) <= 0) {
-				d.verdict = TV_SKIPPED;
-				snprintf(d.reason, sizeof d.reason, "budget spent");
-				report(se, &d);
-				continue;
-			}
 			struct eval ev = { EV_COMPARE, ph, { inc, *threads, 0 },
-				{ inc, th, 0 }, NULL, 0, 0, next_budget_ms(se), NULL };
-			if (prepare(t, inc, inc, err, errlen) < 0 ||
-			    evaluate(t, &ev, &d, remaining_s(se), err, errlen) < 0)
-				return -1;
-			if (interrupted)
-				return 1;
+				{ inc, th, 0 }, NULL, 0, 0, 0, NULL };
+			if ((rc = consider(se, &ev, &d, err, errlen)))
+				return rc;
 			if (d.verdict == TV_WIN) {
 				*threads = th;
 				changed = 1;
 			}
-			report(se, &d);
 		}
 		if (!changed)
 			break;
