@@ -127,17 +127,23 @@ struct printer {
 static void on_decision(void *ctx, const struct tune_decision *d)
 {
 	const struct printer *pr = ctx;
+	const char *op = d->op >= 0 ? kernel_ops[d->op].name :
+			 d->op == -1 ? "threads" : "final";
 
+	if (d->started) {
+		if (pr->tty)
+			fprintf(stderr, "\r\033[Ktune: [%s] %s: %s vs %s (%d/%d, "
+				"ETA %.0f s)", phase_name(d->phase), op,
+				d->incumbent, d->candidate, d->index, d->total,
+				d->eta_s);
+		return;
+	}
 	if (pr->tty)
 		fprintf(stderr, "\r\033[K");
 	printf("[%s] %-10s %-20s vs %-20s %-8s %s%s\n", phase_name(d->phase),
-	       d->op >= 0 ? kernel_ops[d->op].name : d->op == -1 ? "threads" :
-	       "final", d->incumbent, d->candidate, tune_verdict_name(d->verdict),
+	       op, d->incumbent, d->candidate, tune_verdict_name(d->verdict),
 	       d->reason, d->from_log ? " (from the log)" : "");
 	fflush(stdout);
-	if (pr->tty)
-		fprintf(stderr, "tune: %d/%d evaluations, ETA %.0f s", d->index,
-			d->total, d->eta_s);
 }
 
 static void print_report(struct model *m, const struct tune_result *r)

@@ -620,6 +620,21 @@ static void report(struct search *se, struct tune_decision *d)
 		se->cb(se->cb_ctx, d);
 }
 
+/* Tells the callback that d is about to be evaluated (progress). */
+static void announce(struct search *se, const struct tune_decision *d)
+{
+	struct tune_decision st = *d;
+	const double el = (now_ms() - se->t->t_start) / 1e3;
+
+	if (!se->cb)
+		return;
+	st.started = 1;
+	st.index = se->done + 1;
+	st.total = se->total > st.index ? se->total : st.index;
+	st.eta_s = se->done ? el / se->done * (st.total - se->done) : 0;
+	se->cb(se->cb_ctx, &st);
+}
+
 /* Evaluates ev (the incumbent against one candidate), or records it as
  * skipped when the budget is spent, and reports it.  0 (d->verdict says
  * what happened), 1 interrupted, -1 on a failure of the machinery. */
@@ -635,6 +650,7 @@ static int consider(struct search *se, struct eval *ev,
 		return 0;
 	}
 	ev->budget_ms = next_budget_ms(se);
+	announce(se, d);
 	if (prepare(se->t, ev->a.k, ev->b.k, err, errlen) < 0 ||
 	    evaluate(se->t, ev, d, err, errlen) < 0)
 		return -1;
@@ -832,6 +848,7 @@ int tune_run(struct model *m, const struct tune_opts *o, tune_report_fn cb,
 			left > 1000 ? left : 1000, NULL };
 		if (prepare(&t, &r->def[ph], &inc[ph], err, errlen) < 0)
 			goto out;
+		announce(&se, &d);
 		int v = run_child(&t, &ev, 60 + 4 * ev.budget_ms / 1e3, why, sizeof why);
 		if (interrupted)
 			goto stop;

@@ -63,6 +63,8 @@ struct tune_decision {
 	int from_log;		/* reused from the log (--resume) */
 	int index, total;	/* progress: evaluation i of about total */
 	double eta_s;		/* estimated seconds left */
+	int started;		/* 1: about to be evaluated (no verdict yet),
+				 * for a progress line; 0: decided */
 };
 
 /* The final comparisons of one phase, measured in one child, interleaved. */
@@ -87,6 +89,8 @@ struct tune_result {
 	int interrupted;		/* SIGINT: nothing written */
 };
 
+/* Called twice per evaluation: when it starts (d->started) and when it
+ * is decided. */
 typedef void (*tune_report_fn)(void *ctx, const struct tune_decision *d);
 
 /* Runs the search on m (loaded, not prepared; the search prepares what
