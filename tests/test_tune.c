@@ -174,7 +174,7 @@ Test(tune, crashing_and_hanging_candidates_are_isolated, .timeout = 120)
 	/* gelu/rational and gelu/erf need no CPU feature and are never the
 	 * default, so they are candidates under every CPU mask */
 	setenv("Q8TUNE_TUNE_FAULT", "crash:gelu/rational", 1);
-	tune(model, out, log, "4", NULL, &p);
+	tune(model, out, log, "6", "--ops=gelu", &p);
 	cr_assert(exited(&p, 0), "tune gave up: %s", p.err);
 	cr_expect(strstr(p.out, "rational") && strstr(p.out, "crashed") &&
 		  strstr(p.out, "signal 11"), "crash not recorded: %s", p.out);
@@ -183,8 +183,8 @@ Test(tune, crashing_and_hanging_candidates_are_isolated, .timeout = 120)
 
 	setenv("Q8TUNE_TUNE_FAULT", "hang:gelu/erf", 1);
 	char *argv[] = { "./tune", "--model", model, "--out", out, "--log", log,
-			 "--budget", "4", "--pp", "8", "--gen", "4", "--timeout",
-			 "1", NULL };
+			 "--budget", "8", "--pp", "8", "--gen", "4", "--timeout",
+			 "2", "--ops", "gelu", NULL };
 	run_argv(argv, &p);
 	unsetenv("Q8TUNE_TUNE_FAULT");
 	cr_assert(exited(&p, 0), "tune gave up: %s", p.err);
@@ -330,11 +330,12 @@ Test(tune, bad_flags_fail_cleanly)
 		{ "--model", "x.gguf", "--budget", "abc" },
 		{ "--model", "x.gguf", "--threads", "0" },
 		{ "--bogus", NULL },
+		{ "--model", "x.gguf", "--ops", "nosuchop" },
 		{ NULL },
 	};
 
 	need_tools();
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 6; i++) {
 		char *argv[6] = { "./tune" };
 		int k = 1;
 		for (int j = 0; j < 4 && cases[i][j]; j++)

@@ -22,7 +22,7 @@ static const char usage[] =
 "usage: tune --list [--json]\n"
 "       tune --model PATH [--out FILE] [--budget SECONDS] [--threads N]\n"
 "            [--pp N] [--gen N] [--rounds R] [--resume] [--log FILE]\n"
-"            [--timeout SECONDS] [--weights q8_0|native|f32]\n"
+"            [--timeout SECONDS] [--ops OP,OP...] [--weights q8_0|native|f32]\n"
 "  --list      every op and variant: CPU needs, usable here (or why not),\n"
 "              kind, declared error bound, weight layout\n"
 "  --model     tune this model: every usable variant of every op it calls,\n"
@@ -37,7 +37,9 @@ static const char usage[] =
 "  --resume    reuse evaluations already in the log (same machine, model,\n"
 "              build, and the same two configurations)\n"
 "  --log FILE  evaluation log (default results/tune-log.jsonl)\n"
-"  --timeout S per-evaluation limit (default 30 s + 4x its time budget)\n";
+"  --timeout S per-evaluation limit (default 30 s + 4x its time budget)\n"
+"  --ops LIST  search only these ops (e.g. matmul_q8,gelu); the others keep\n"
+"              their default variant\n";
 
 static const char *kind_name(enum variant_kind k)
 {
@@ -201,6 +203,32 @@ static void on_sigint(int sig)
 	tune_interrupt();
 }
 
+/* "matmul_q8,gelu" -> a mask of op ids; -1 (message printed) on an
+ * unknown name. */
+static int parse_ops(const char *list, uint32_t *mask)
+{
+	char buf[256];
+
+	snprintf(buf, sizeof buf, "%s", list);
+	*mask = 0;
+	for (char *save, *t = strtok_r(buf, ",", &save); t;
+	     t = strtok_r(NULL, ",", &save)) {
+		int op = 0;
+		while (op < OP_COUNT && strcmp(kernel_ops[op].name, t))
+			op++;
+		if (op == OP_COUNT) {
+			fprintf(stderr, "tune: --ops: no op '%s' (see --list)\n", t);
+			return -1;
+		}
+		*mask |= 1u << op;
+	}
+	if (!*mask) {
+		fprintf(stderr, "tune: --ops: empty list\n");
+		return -1;
+	}
+	return 0;
+}
+
 static int search(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -209,7 +237,7 @@ static int search(int argc, char **argv)
 		{ "pp", 1, 0, 'p' }, { "gen", 1, 0, 'g' },
 		{ "rounds", 1, 0, 'r' }, { "resume", 0, 0, 'R' },
 		{ "log", 1, 0, 'l' }, { "timeout", 1, 0, 'T' },
-		{ "weights", 1, 0, 'w' }, { 0 }
+		{ "weights", 1, 0, 'w' }, { "ops", 1, 0, 'O' }, { 0 }
 	};
 	struct tune_opts o;
 	struct tune_result r;
@@ -232,7 +260,8 @@ static int search(int argc, char **argv)
 				"'%s' (see --help)\n", argv[optind - 1]);
 			return 1;
 		}
-		if (c != 'm' && c != 'o' && c != 'R' && c != 'l' && c != 'w') {
+		if (c != 'm' && c != 'o' && c != 'R' && c != 'l' && c != 'w' &&
+		    c != 'O') {
 			errno = 0;
 			v = strtod(optarg, &end);
 			if (errno || *end || end == optarg || v <= 0 ||
@@ -257,6 +286,10 @@ static int search(int argc, char **argv)
 		case 'R': o.resume = 1; break;
 		case 'l': o.log_path = optarg; break;
 		case 'T': o.timeout_s = v; break;
+		case 'O':
+			if (parse_ops(optarg, &o.ops) < 0)
+				return 1;
+			break;
 		case 'w':
 			if (weights_mode_parse(optarg, &wmode) < 0) {
 				fprintf(stderr, "tune: --weights: '%s' is not q8_0, "

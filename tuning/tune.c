@@ -271,7 +271,9 @@ static int child_eval(struct tuner *t, const struct eval *ev)
 	sp.prompt = t->prompt;
 	sp.n_prompt = t->n_prompt;
 	sp.n_gen = t->o->n_gen;
-	sp.budget_ms = ev->budget_ms;
+	/* a final's budget: 45% vs default, 35% vs all-scalar, the rest for
+	 * the two profiles */
+	sp.budget_ms = ev->kind == EV_FINAL ? ev->budget_ms * 0.45 : ev->budget_ms;
 	sp.prof_mask = ev->mask;
 	sp.min_reps = ev->kind == EV_FINAL ? 4 : 5;
 	const enum bench_kind kind = ev->phase == PHASE_PROMPT ? ROW_PP : ROW_TG;
@@ -281,7 +283,7 @@ static int child_eval(struct tuner *t, const struct eval *ev)
 	if (ev->kind == EV_FINAL) {
 		struct bench_setup sc = { ev->scalar, ev->b.threads, 0 };
 		double ovh;
-		sp.budget_ms = ev->budget_ms / 2;
+		sp.budget_ms = ev->budget_ms * 0.35;
 		if (bench_ab_run(&bc, kind, &sp, &sc, &ev->b, &sh->ab2, err,
 				 sizeof err) < 0 ||
 		    bench_apply(&bc, &ev->a, err, sizeof err) < 0 ||
@@ -537,12 +539,18 @@ static int evaluate(struct tuner *t, const struct eval *ev,
 
 /* --- the search ---------------------------------------------------------- */
 
+/* 1 if op is searched: the model calls it and --ops (if given) names it. */
+static int op_searched(const struct tuner *t, int op)
+{
+	return tune_op_used(t->m, op) && (!t->o->ops || (t->o->ops >> op & 1));
+}
+
 static int count_candidates(struct tuner *t, const struct kernels *inc)
 {
 	int n = t->o->max_threads - 1;
 
 	for (int op = 0; op < OP_COUNT; op++) {
-		if (!tune_op_used(t->m, op))
+		if (!op_searched(t, op))
 			continue;
 		for (const struct variant *v = kernel_ops[op].variants; v->name; v++)
 			n += !variant_unusable(v) && v != inc->v[op];
@@ -671,7 +679,7 @@ static int search_phase(struct search *se, enum phase ph, struct kernels *inc,
 	for (int round = 0; round < t->o->rounds; round++) {
 		int changed = 0;
 		for (int op = 0; op < OP_COUNT; op++) {
-			if (!tune_op_used(t->m, op))
+			if (!op_searched(t, op))
 				continue;
 			for (const struct variant *v = kernel_ops[op].variants;
 			     v->name; v++) {

@@ -31,6 +31,7 @@ struct tune_opts {
 	int n_gen;		/* decode tokens per sample */
 	int rounds;		/* coordinate-descent rounds at most */
 	int resume;		/* reuse evaluations found in the log */
+	uint32_t ops;		/* 1u << op_id of the ops searched; 0: all */
 	double timeout_s;	/* per evaluation child; 0: derived from budget */
 	const char *git_rev;	/* build identity, for the log keys */
 };
