@@ -283,20 +283,23 @@ int bench_ab_run(struct bench_ctx *b, enum bench_kind kind,
 		if (n < sp->min_reps)
 			continue;
 		enum bench_stop stop = STOP_CI;
-		if (n < CI_MIN_N && n < cap && now_ms() - t_meas < sp->budget_ms)
-			continue;
 		if (n >= cap)
 			stop = STOP_MAX_REPS;
 		else if (now_ms() - t_meas >= sp->budget_ms)
 			stop = STOP_BUDGET;
-		else if (n % 4)
-			continue;	/* the ratio CI is checked every 4 pairs */
+		else if ((n - sp->min_reps) % 4)
+			continue;	/* checked at min_reps, then every 4 pairs */
 		ab_stats(o, sp->prof_mask, 400);
 		/* with a mask the ops' own ratio is what the caller decides on */
 		const double r = sp->prof_mask ? o->op_ratio : o->ratio;
-		const double w = sp->prof_mask ? o->op_hi - o->op_lo :
-				 o->ratio_hi - o->ratio_lo;
-		if (stop == STOP_CI && w / 2 > sp->ci_target * r)
+		const double lo = sp->prof_mask ? o->op_lo : o->ratio_lo;
+		const double hi = sp->prof_mask ? o->op_hi : o->ratio_hi;
+		const double p = sp->prof_mask ? o->op_p : o->p;
+		const double m = sp->decide_margin;
+		const double alpha = sp->alpha > 0 ? sp->alpha : 0.05;
+		const int decided = m > 0 && p < alpha && (lo > 1 + m || hi < 1 - m);
+		if (stop == STOP_CI && !decided &&
+		    (n < CI_MIN_N || (hi - lo) / 2 > sp->ci_target * r))
 			continue;
 		o->a.stop = o->b.stop = stop;
 		break;

@@ -42,6 +42,11 @@ struct bench_spec {
 	int warmup;		/* samples run and discarded first */
 	unsigned prof_mask;	/* 1u << prof_op: also time these ops in
 				 * every sample (bench_row.op_ms) */
+	double decide_margin;	/* > 0: an A/B also stops once the ratio
+				 * is significantly beyond 1 +- this (the
+				 * answer to "faster by the margin?" is
+				 * known); 0: only the CI target stops it */
+	double alpha;		/* significance level of that rule (0: 0.05) */
 };
 
 enum bench_kind { ROW_PP, ROW_TG };

@@ -116,7 +116,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'P': if (parse_int("--pp", optarg, 1, &o->pp)) return -1; break;
 		case 'g': if (parse_int("--gen", optarg, 0, &o->gen)) return -1; break;
 		case 'r': if (parse_int("--reps", optarg, 1, &o->reps)) return -1; break;
-		case 't': if (parse_int("--threads", optarg, 1, &o->threads)) return -1; break;
+		case 't':
+			if (parse_int("--threads", optarg, 1, &o->threads))
+				return -1;
+			if (o->threads > ROOF_MAX_THREADS)
+				return die("--threads: at most %d", ROOF_MAX_THREADS), -1;
+			break;
 		case 'b':
 			if (parse_int("--budget", optarg, 1, &v))
 				return -1;

@@ -130,7 +130,7 @@ static void on_decision(void *ctx, const struct tune_decision *d)
 {
 	const struct printer *pr = ctx;
 	const char *op = d->op >= 0 ? kernel_ops[d->op].name :
-			 d->op == -1 ? "threads" : "final";
+			 d->op == -1 ? "threads" : d->op == -2 ? "final" : "search";
 
 	if (d->started) {
 		if (pr->tty)
@@ -279,7 +279,14 @@ static int search(int argc, char **argv)
 		case 'm': o.model_path = optarg; break;
 		case 'o': out = optarg; break;
 		case 'b': o.budget_s = v; break;
-		case 't': o.max_threads = (int)v; break;
+		case 't':
+			if (v > TUNE_MAX_THREADS) {
+				fprintf(stderr, "tune: --threads: at most %d\n",
+					TUNE_MAX_THREADS);
+				return 1;
+			}
+			o.max_threads = (int)v;
+			break;
 		case 'p': o.n_pp = (int)v; break;
 		case 'g': o.n_gen = (int)v; break;
 		case 'r': o.rounds = (int)v; break;

@@ -40,7 +40,8 @@ void tune_opts_defaults(struct tune_opts *o)
 	long nc = sysconf(_SC_NPROCESSORS_ONLN);
 
 	*o = (struct tune_opts){ .log_path = "results/tune-log.jsonl",
-		.budget_s = 60, .max_threads = nc > 0 ? (int)nc : 1,
+		.budget_s = 60,
+		.max_threads = nc < 1 ? 1 : nc > TUNE_MAX_THREADS ? TUNE_MAX_THREADS : (int)nc,
 		.n_pp = 16, .n_gen = 8, .rounds = 2, .git_rev = "unknown" };
 }
 
@@ -123,6 +124,7 @@ struct eval {
 	unsigned mask;			/* op's profile rows (0: pass only) */
 	double budget_ms;
 	const char *fault;		/* candidate name the fault hook hits */
+	double alpha;			/* significance level of a win */
 };
 
 struct tuner {
@@ -236,8 +238,8 @@ static int child_eval(struct tuner *t, const struct eval *ev)
 		return 2;
 	}
 	if (t->pin) {
-		int cpus[64];
-		int n = env_pin_plan(nth, cpus, 64, err, sizeof err);
+		int cpus[TUNE_MAX_THREADS];
+		int n = env_pin_plan(nth, cpus, TUNE_MAX_THREADS, err, sizeof err);
 		if (n >= nth)
 			pool_pin(pool, cpus, err, sizeof err);
 	}
@@ -275,7 +277,14 @@ static int child_eval(struct tuner *t, const struct eval *ev)
 	 * the two profiles */
 	sp.budget_ms = ev->kind == EV_FINAL ? ev->budget_ms * 0.45 : ev->budget_ms;
 	sp.prof_mask = ev->mask;
-	sp.min_reps = ev->kind == EV_FINAL ? 4 : 5;
+	/* 6 pairs: the fewest at which an exact Mann-Whitney p can pass a
+	 * Bonferroni level of 0.05 / 14 candidates */
+	sp.min_reps = ev->kind == EV_FINAL ? 4 : 6;
+	sp.alpha = ev->alpha;
+	/* a candidate that is clearly faster or slower than the margin is
+	 * decided as soon as that is significant (a scalar candidate need
+	 * not be sampled until its CI is 2% wide) */
+	sp.decide_margin = ev->kind == EV_COMPARE ? 2 * MARGIN : 0;
 	const enum bench_kind kind = ev->phase == PHASE_PROMPT ? ROW_PP : ROW_TG;
 	if (bench_ab_run(&bc, kind, &sp, &ev->a, &ev->b, &sh->ab, err,
 			 sizeof err) < 0)
@@ -474,12 +483,13 @@ static void fill_numbers(struct tune_decision *d, const struct bench_ab *ab,
  * in-situ time faster by the margin with significance, and must not make
  * the pass significantly slower; a thread count must make the pass
  * faster by the margin with significance. */
-static void judge(struct tune_decision *d, const struct bench_ab *ab)
+static void judge(struct tune_decision *d, const struct bench_ab *ab,
+		  double alpha)
 {
 	const char *unit = d->phase == PHASE_PROMPT ? "ms" : "ms/token";
 
 	if (d->op >= 0) {
-		const int faster = ab->op_significant && ab->op_hi < 1 - MARGIN / 2 &&
+		const int faster = ab->op_p < alpha && ab->op_hi < 1 - MARGIN / 2 &&
 				   ab->op_ratio < 1 - MARGIN;
 		const int pass_worse = ab->significant && ab->ratio > 1;
 		d->verdict = faster && !pass_worse ? TV_WIN : TV_KEEP;
@@ -490,7 +500,8 @@ static void judge(struct tune_decision *d, const struct bench_ab *ab)
 			 d->ratio, d->lo, d->hi, d->p, d->n,
 			 pass_worse ? "; pass slower" : "");
 	} else {
-		d->verdict = ab->practical && ab->ratio < 1 ? TV_WIN : TV_KEEP;
+		d->verdict = ab->p < alpha && ab->ratio_hi < 1 &&
+			     ab->ratio < 1 - MARGIN ? TV_WIN : TV_KEEP;
 		snprintf(d->reason, sizeof d->reason, "pass %.3f -> %.3f %s (x%.3f "
 			 "[%.3f, %.3f], p=%.2g); n=%d", d->ms_a, d->ms_b, unit,
 			 d->ratio, d->lo, d->hi, d->p, d->n);
@@ -526,7 +537,7 @@ static int evaluate(struct tuner *t, const struct eval *ev,
 		snprintf(d->reason, sizeof d->reason, "%s", t->sh->reason);
 	} else {
 		fill_numbers(d, &t->sh->ab, t->sh->gate_maxdiff);
-		judge(d, &t->sh->ab);
+		judge(d, &t->sh->ab, ev->alpha);
 	}
 	json_t *j = decision_json(d, key);
 	if (!interrupted && results_append(t->o->log_path, j, err, errlen) < 0) {
@@ -573,8 +584,9 @@ struct search {
 	tune_report_fn cb;
 	void *cb_ctx;
 	struct tune_result *r;
-	int done, total;
-	double budget_end;	/* now_ms() deadline for the search proper */
+	int done, total;	/* evaluations, for the progress line */
+	int ph_done, ph_total;	/* the same within the phase being searched */
+	double budget_end;	/* now_ms() deadline of the phase being searched */
 	/* Amdahl bookkeeping per phase: the default pass time (first
 	 * measured), op time saved by wins, product of thread-win ratios */
 	double pass0[PHASE_COUNT], saved[PHASE_COUNT], factor[PHASE_COUNT];
@@ -603,10 +615,12 @@ static double remaining_s(const struct search *se)
 	return (se->budget_end - now_ms()) / 1e3;
 }
 
-/* Budget of the next evaluation: what is left shared by what remains. */
+/* Budget of the next evaluation: what is left of the phase's budget
+ * shared by the phase's evaluations that remain. */
 static double next_budget_ms(const struct search *se)
 {
-	const int left = se->total - se->done > 1 ? se->total - se->done : 1;
+	const int left = se->ph_total - se->ph_done > 1 ?
+			 se->ph_total - se->ph_done : 1;
 	const double ms = remaining_s(se) * 1e3 / left;
 
 	return ms > 200 ? ms : 200;
@@ -617,6 +631,7 @@ static void report(struct search *se, struct tune_decision *d)
 	const double el = (now_ms() - se->t->t_start) / 1e3;
 
 	amdahl_note(se, d);
+	se->ph_done++;
 	d->index = ++se->done;
 	d->total = se->total > se->done ? se->total : se->done;
 	d->eta_s = se->done ? el / se->done * (d->total - se->done) : 0;
@@ -658,6 +673,10 @@ static int consider(struct search *se, struct eval *ev,
 		return 0;
 	}
 	ev->budget_ms = next_budget_ms(se);
+	/* Bonferroni over the phase's candidates: with ~14 comparisons of
+	 * near-equal variants, 0.05 each would crown a false winner about
+	 * every other round */
+	ev->alpha = 0.05 / (se->ph_total > 1 ? se->ph_total : 1);
 	announce(se, d);
 	if (prepare(se->t, ev->a.k, ev->b.k, err, errlen) < 0 ||
 	    evaluate(se->t, ev, d, err, errlen) < 0)
@@ -668,6 +687,22 @@ static int consider(struct search *se, struct eval *ev,
 	return 0;
 }
 
+/* A re-check round (round > 0) whose budget is spent: one line for the
+ * rest of it, not one per candidate.  1 if so. */
+static int round_spent(struct search *se, enum phase ph, int round)
+{
+	struct tune_decision d = { .phase = ph, .op = -3, .verdict = TV_SKIPPED };
+
+	if (round == 0 || remaining_s(se) > 0)
+		return 0;
+	snprintf(d.incumbent, sizeof d.incumbent, "round %d", round + 1);
+	snprintf(d.candidate, sizeof d.candidate, "-");
+	snprintf(d.reason, sizeof d.reason, "budget spent: the rest of round %d "
+		 "(re-checking every op after a change) not run", round + 1);
+	report(se, &d);
+	return 1;
+}
+
 /* One phase: coordinate descent over ops, then threads, until a round
  * changes nothing.  inc/threads hold the incumbent in and the winner out. */
 static int search_phase(struct search *se, enum phase ph, struct kernels *inc,
@@ -676,15 +711,28 @@ static int search_phase(struct search *se, enum phase ph, struct kernels *inc,
 	struct tuner *t = se->t;
 	int rc;
 
+	se->ph_done = 0;
+	se->ph_total = count_candidates(t, inc);
 	for (int round = 0; round < t->o->rounds; round++) {
 		int changed = 0;
+		if (round_spent(se, ph, round))
+			break;
 		for (int op = 0; op < OP_COUNT; op++) {
+			/* variants that lost the incumbency to a winner in this
+			 * op's loop: comparing them again is the same pair */
+			const struct variant *lost[16];
+			int n_lost = 0;
 			if (!op_searched(t, op))
 				continue;
 			for (const struct variant *v = kernel_ops[op].variants;
 			     v->name; v++) {
-				if (variant_unusable(v) || v == inc->v[op])
+				int seen = 0;
+				for (int i = 0; i < n_lost; i++)
+					seen |= lost[i] == v;
+				if (variant_unusable(v) || v == inc->v[op] || seen)
 					continue;
+				if (round_spent(se, ph, round))
+					return 0;
 				struct kernels cand = *inc;
 				struct tune_decision d = { .phase = ph, .op = op };
 				char fault[64];
@@ -694,12 +742,15 @@ static int search_phase(struct search *se, enum phase ph, struct kernels *inc,
 				snprintf(d.candidate, sizeof d.candidate, "%s", v->name);
 				snprintf(fault, sizeof fault, "%s/%s",
 					 kernel_ops[op].name, v->name);
-				struct eval ev = { EV_COMPARE, ph,
-					{ inc, *threads, 0 }, { &cand, *threads, 0 },
-					NULL, 1, tune_prof_mask(op), 0, fault };
+				struct eval ev = { .kind = EV_COMPARE, .phase = ph,
+					.a = { inc, *threads, 0 },
+					.b = { &cand, *threads, 0 }, .gate = 1,
+					.mask = tune_prof_mask(op), .fault = fault };
 				if ((rc = consider(se, &ev, &d, err, errlen)))
 					return rc;
 				if (d.verdict == TV_WIN) {
+					if (n_lost < 16)
+						lost[n_lost++] = inc->v[op];
 					*inc = cand;
 					changed = 1;
 				}
@@ -708,11 +759,14 @@ static int search_phase(struct search *se, enum phase ph, struct kernels *inc,
 		for (int th = 1; th <= t->o->max_threads; th++) {
 			if (th == *threads)
 				continue;
+			if (round_spent(se, ph, round))
+				return 0;
 			struct tune_decision d = { .phase = ph, .op = -1 };
 			snprintf(d.incumbent, sizeof d.incumbent, "%d threads", *threads);
 			snprintf(d.candidate, sizeof d.candidate, "%d threads", th);
-			struct eval ev = { EV_COMPARE, ph, { inc, *threads, 0 },
-				{ inc, th, 0 }, NULL, 0, 0, 0, NULL };
+			/* threads do not change the numerics: no gate */
+			struct eval ev = { .kind = EV_COMPARE, .phase = ph,
+				.a = { inc, *threads, 0 }, .b = { inc, th, 0 } };
 			if ((rc = consider(se, &ev, &d, err, errlen)))
 				return rc;
 			if (d.verdict == TV_WIN) {
@@ -722,8 +776,11 @@ static int search_phase(struct search *se, enum phase ph, struct kernels *inc,
 		}
 		if (!changed)
 			break;
-		if (round + 1 < t->o->rounds)
-			se->total += count_candidates(t, inc);
+		if (round + 1 < t->o->rounds) {
+			const int more = count_candidates(t, inc);
+			se->total += more;
+			se->ph_total += more;
+		}
 	}
 	return 0;
 }
@@ -815,8 +872,8 @@ int tune_run(struct model *m, const struct tune_opts *o, tune_report_fn cb,
 	log_load(&t);
 
 	/* the gate's reference: every op's reference variant, one thread */
-	struct eval ref = { EV_REFERENCE, PHASE_PROMPT, { &scalar, 1, 0 },
-			    { &scalar, 1, 0 }, NULL, 0, 0, 0, NULL };
+	struct eval ref = { .kind = EV_REFERENCE, .phase = PHASE_PROMPT,
+			    .a = { &scalar, 1, 0 }, .b = { &scalar, 1, 0 } };
 	if (prepare(&t, &scalar, &scalar, err, errlen) < 0)
 		goto out;
 	if (run_child(&t, &ref, 600, why, sizeof why) != TV_FINAL) {
@@ -824,8 +881,10 @@ int tune_run(struct model *m, const struct tune_opts *o, tune_report_fn cb,
 		goto out;
 	}
 
-	/* a third of the budget is kept for the final comparisons */
-	se.budget_end = t.t_start + o->budget_s * 1e3 * 2 / 3;
+	/* a third of the budget is kept for the final comparisons; the
+	 * search's two thirds are shared by the phases, so the prompt
+	 * phase's rounds cannot starve decode */
+	const double search_end = t.t_start + o->budget_s * 1e3 * 2 / 3;
 	for (int ph = 0; ph < PHASE_COUNT; ph++) {
 		se.factor[ph] = 1;
 		inc[ph] = r->def[ph];
@@ -833,6 +892,7 @@ int tune_run(struct model *m, const struct tune_opts *o, tune_report_fn cb,
 		se.total += count_candidates(&t, &inc[ph]) + 1;
 	}
 	for (int ph = 0; ph < PHASE_COUNT; ph++) {
+		se.budget_end = now_ms() + (search_end - now_ms()) / (PHASE_COUNT - ph);
 		int s = search_phase(&se, ph, &inc[ph], &threads[ph], err, errlen);
 		if (s)
 			goto stop;
@@ -851,9 +911,10 @@ int tune_run(struct model *m, const struct tune_opts *o, tune_report_fn cb,
 		snprintf(d.incumbent, sizeof d.incumbent, "default");
 		snprintf(d.candidate, sizeof d.candidate, "tuned");
 		const double left = (se.budget_end - now_ms()) / (PHASE_COUNT - ph);
-		struct eval ev = { EV_FINAL, ph, { &r->def[ph], o->max_threads, 0 },
-			{ &inc[ph], threads[ph], 0 }, &scalar, 0, 0,
-			left > 1000 ? left : 1000, NULL };
+		struct eval ev = { .kind = EV_FINAL, .phase = ph,
+			.a = { &r->def[ph], o->max_threads, 0 },
+			.b = { &inc[ph], threads[ph], 0 }, .scalar = &scalar,
+			.budget_ms = left > 1000 ? left : 1000 };
 		if (prepare(&t, &r->def[ph], &inc[ph], err, errlen) < 0)
 			goto out;
 		announce(&se, &d);

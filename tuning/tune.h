@@ -22,11 +22,14 @@
 
 struct model;
 
+#define TUNE_MAX_THREADS 64
+
 struct tune_opts {
 	const char *model_path;
 	const char *log_path;	/* evaluation log (results/tune-log.jsonl) */
 	double budget_s;	/* the whole search, final comparison included */
-	int max_threads;	/* thread counts tried: 1..max_threads */
+	int max_threads;	/* thread counts tried: 1..max_threads
+				 * (<= TUNE_MAX_THREADS) */
 	int n_pp;		/* prompt-phase batch (tokens) */
 	int n_gen;		/* decode tokens per sample */
 	int rounds;		/* coordinate-descent rounds at most */
@@ -52,7 +55,8 @@ const char *tune_verdict_name(enum tune_verdict v);
 
 struct tune_decision {
 	enum phase phase;
-	int op;			/* enum op_id, or -1 for the thread count */
+	int op;			/* enum op_id; -1 the thread count, -2 a
+				 * final comparison, -3 a round not run */
 	char incumbent[32], candidate[32];	/* variant names, or "2 threads" */
 	enum tune_verdict verdict;
 	char reason[256];	/* why: numbers, or the gate's failure */
