@@ -31,11 +31,20 @@ struct session {
 	float *kc, *vc;		/* (n_layer, n_ctx, kvdim) */
 	float *scores;		/* (score_threads, n_ctx) */
 	int score_threads;
+	struct att_clock *att_clk;	/* (score_threads) when profiling */
 	void *act;		/* cap rows of converted activations */
 	int scratch_rows;	/* tokens the scratch above holds; 0: none */
 	enum scratch_mode scratch;
 	struct rope_tab rope;
 	struct prof *prof;	/* NULL: no timestamps taken */
+};
+
+/* One worker's time in the parts of attention during one pool_run, for
+ * the profile (a cache line each: workers write their own). */
+struct att_clock {
+	double ns[3];		/* dot, softmax, axpy */
+	double busy;		/* the whole task */
+	double pad[4];
 };
 
 static int scratch_alloc(struct session *s, int U);
@@ -240,6 +249,8 @@ static void att_task(void *ctx, int ith, int nth)
 	const int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
 	const size_t lofs = (size_t)j->layer * s->n_ctx * s->kvdim;
 	float *sc = s->scores + (size_t)ith * s->n_ctx;	/* nth <= score_threads */
+	struct att_clock *clk = s->prof ? &s->att_clk[ith] : NULL;
+	const uint64_t start = clk ? now_ns() : 0;
 
 	for (int task = ith; task < j->nt * hp->n_head; task += nth) {
 		const int t = task / hp->n_head, h = task % hp->n_head;
@@ -247,16 +258,63 @@ static void att_task(void *ctx, int ith, int nth)
 		const float *q = s->q + (size_t)t * s->qdim + (size_t)h * hd;
 		const size_t kvo = lofs + (size_t)(h / group) * hd;
 		float *out = s->att + (size_t)t * s->qdim + (size_t)h * hd;
+		uint64_t t0 = clk ? now_ns() : 0, t1 = 0, t2 = 0;
 
 		for (int p = 0; p < n_kv; p++)
 			sc[p] = KCALL(k, OP_DOT, dot)(q, s->kc + kvo +
 					(size_t)p * s->kvdim, hd) * j->scale;
+		if (clk)
+			t1 = now_ns();
 		KCALL(k, OP_SOFTMAX, softmax)(sc, n_kv);
+		if (clk)
+			t2 = now_ns();
 		memset(out, 0, sizeof(float) * (size_t)hd);
 		for (int p = 0; p < n_kv; p++)
 			KCALL(k, OP_AXPY, axpy)(out, sc[p], s->vc + kvo +
 					(size_t)p * s->kvdim, hd);
+		if (clk) {
+			clk->ns[0] += (double)(t1 - t0);
+			clk->ns[1] += (double)(t2 - t1);
+			clk->ns[2] += (double)(now_ns() - t2);
+		}
 	}
+	if (clk)
+		clk->busy += (double)(now_ns() - start);
+}
+
+/* Adds one attention step of wall time wall_ns to the profile: the dot,
+ * softmax and axpy rows get the share of it the workers spent in each,
+ * PROF_ATTENTION the rest.  kv_reads: floats of k (and of v) read. */
+static void att_prof(struct session *s, double wall_ns, double kv_reads,
+		     double score_elems)
+{
+	const int nth = pool_threads(s->pool);
+	double part[3] = { 0 }, busy = 0;
+	static const enum prof_op rows[3] = { PROF_ATT_DOT, PROF_ATT_SOFTMAX,
+					      PROF_ATT_AXPY };
+	const double bytes[3] = { sizeof(float) * kv_reads,
+				  2 * sizeof(float) * score_elems,
+				  sizeof(float) * kv_reads };
+	const double macs[3] = { kv_reads, 0, kv_reads };
+	double parts = 0;
+
+	for (int i = 0; i < nth; i++) {
+		for (int k = 0; k < 3; k++)
+			part[k] += s->att_clk[i].ns[k];
+		busy += s->att_clk[i].busy;
+		memset(&s->att_clk[i], 0, sizeof s->att_clk[i]);
+	}
+	for (int k = 0; k < 3; k++) {
+		struct prof_row *r = &s->prof->r[rows[k]];
+		const double ns = busy > 0 ? wall_ns * part[k] / busy : 0;
+		r->ns += ns;
+		r->calls++;
+		r->bytes += bytes[k];
+		r->macs += macs[k];
+		parts += ns;
+	}
+	s->prof->r[PROF_ATTENTION].ns += wall_ns - parts;
+	s->prof->r[PROF_ATTENTION].calls++;
 }
 
 /* --- element-wise in parallel -------------------------------------------- */
@@ -342,10 +400,9 @@ static void layer_forward(struct session *s, int il, int nt)
 	pool_run(s->pool, att_task, &aj);
 	if (s->prof) {
 		/* every head reads the n_kv cached k and v rows of its group */
-		const double kv_reads = (double)hp->n_head * hp->head_dim *
+		const double scores = (double)hp->n_head *
 			((double)nt * (s->pos + 1) + (double)nt * (nt - 1) / 2);
-		prof_add(s, PROF_ATTENTION, t0, sizeof(float) * (2 * kv_reads +
-			 2.0 * nt * s->qdim), 2 * kv_reads);
+		att_prof(s, (double)(now_ns() - t0), scores * hp->head_dim, scores);
 	}
 
 	matmul(s, &l->wo, s->att, nt, s->xb2, E, PROF_MM_ATTN_OUT);
@@ -441,9 +498,11 @@ static void scratch_free(struct session *s)
 	free(s->hb);
 	free(s->hb2);
 	free(s->scores);
+	free(s->att_clk);
 	free(s->act);
 	s->x = s->xb = s->xb2 = s->q = s->att = s->hb = s->hb2 = NULL;
 	s->scores = NULL;
+	s->att_clk = NULL;
 	s->act = NULL;
 	s->scratch_rows = 0;
 	s->score_threads = 0;
@@ -468,9 +527,10 @@ static int scratch_alloc(struct session *s, int U)
 	s->hb2 = malloc(sizeof(float) * U * hp->n_ff);
 	s->score_threads = pool_threads_max(s->pool);
 	s->scores = malloc(sizeof(float) * (size_t)s->n_ctx * s->score_threads);
+	s->att_clk = calloc((size_t)s->score_threads, sizeof *s->att_clk);
 	s->act = malloc(2 * (size_t)U * maxdim);	/* >= 34/32 bytes each */
 	if (!s->x || !s->xb || !s->xb2 || !s->q || !s->att || !s->hb ||
-	    !s->hb2 || !s->scores || !s->act) {
+	    !s->hb2 || !s->scores || !s->att_clk || !s->act) {
 		scratch_free(s);
 		return -1;
 	}
@@ -595,7 +655,9 @@ static const char *const prof_names[PROF_COUNT] = {
 	[PROF_QUANTIZE] = "quantize", [PROF_MM_QKV] = "mm_qkv",
 	[PROF_MM_ATTN_OUT] = "mm_attn_out", [PROF_MM_FFN_UP] = "mm_ffn_gate_up",
 	[PROF_MM_FFN_DOWN] = "mm_ffn_down", [PROF_MM_OUTPUT] = "mm_output",
-	[PROF_ROPE] = "rope", [PROF_ATTENTION] = "attention",
+	[PROF_ROPE] = "rope", [PROF_ATT_DOT] = "attn_dot",
+	[PROF_ATT_SOFTMAX] = "attn_softmax", [PROF_ATT_AXPY] = "attn_axpy",
+	[PROF_ATTENTION] = "attention",
 	[PROF_GLU] = "glu", [PROF_RESIDUAL] = "residual",
 };
 
@@ -620,7 +682,9 @@ enum op_id prof_op_kernel(enum prof_op op)
 	case PROF_RMSNORM: return OP_RMSNORM;
 	case PROF_QUANTIZE: return OP_QUANTIZE;
 	case PROF_ROPE: return OP_ROPE;
-	case PROF_ATTENTION: return OP_DOT;
+	case PROF_ATT_DOT: return OP_DOT;
+	case PROF_ATT_SOFTMAX: return OP_SOFTMAX;
+	case PROF_ATT_AXPY: return OP_AXPY;
 	case PROF_GLU: return OP_GELU;
 	case PROF_MM_QKV: case PROF_MM_ATTN_OUT: case PROF_MM_FFN_UP:
 	case PROF_MM_FFN_DOWN: case PROF_MM_OUTPUT: return OP_MATMUL_Q8;

@@ -23,7 +23,11 @@ enum prof_op {
 	PROF_MM_FFN_DOWN,	/* feed-forward down */
 	PROF_MM_OUTPUT,		/* output head */
 	PROF_ROPE,		/* RoPE on q and k */
-	PROF_ATTENTION,		/* q.k, softmax, p.v (dot, softmax, axpy) */
+	/* attention: its wall time split by the workers' time in each part */
+	PROF_ATT_DOT,		/* q.k over the cached keys (dot) */
+	PROF_ATT_SOFTMAX,	/* softmax of the scores */
+	PROF_ATT_AXPY,		/* sum of p.v over the cached values (axpy) */
+	PROF_ATTENTION,		/* the rest: q scaling, dispatch, imbalance */
 	PROF_GLU,		/* GeGLU / SwiGLU */
 	PROF_RESIDUAL,		/* residual adds */
 	PROF_COUNT
@@ -50,9 +54,10 @@ double prof_ms(const struct prof *p, unsigned mask);
 const char *prof_op_name(enum prof_op op);
 
 /* The kernel op whose variant a profile row times (its main one), for
- * the tuner: OP_MATMUL_Q8 for the matmul rows, OP_DOT for attention,
- * OP_GELU for the GLU (OP_SILU on llama); OP_COUNT for rows that call no
- * kernel (embed, residual). */
+ * the tuner: OP_MATMUL_Q8 for the matmul rows, OP_DOT / OP_SOFTMAX /
+ * OP_AXPY for the attention parts, OP_GELU for the GLU (OP_SILU on
+ * llama); OP_COUNT for rows that call no kernel (embed, residual, the
+ * attention rest). */
 enum op_id prof_op_kernel(enum prof_op op);
 
 #endif

@@ -29,27 +29,6 @@
 
 /* --- helpers ---------------------------------------------------------- */
 
-static void write_model(const struct synth_cfg *c, const char *path)
-{
-	struct synth *s = NULL;
-	char err[256] = "";
-
-	cr_assert_eq(synth_create(c, &s, err, sizeof err), 0, "synth: %s", err);
-	cr_assert_eq(gguf_w_write(synth_writer(s), path, err, sizeof err), 0,
-		     "gguf_w_write: %s", err);
-	synth_free(s);
-}
-
-static struct model *load(const char *path)
-{
-	struct model *m = NULL;
-	char err[512] = "";
-
-	cr_assert_eq(model_load(path, WEIGHTS_NATIVE, &m, err, sizeof err), 0,
-		     "model_load: %s", err);
-	return m;
-}
-
 /* A directory with a llama model and a valid config written for it. */
 struct fx {
 	char dir[64], cfg[128], model[128];

@@ -93,7 +93,10 @@ unsigned tune_prof_mask(int op)
 	case OP_RMSNORM: return 1u << PROF_RMSNORM;
 	case OP_ROPE: return 1u << PROF_ROPE;
 	case OP_GELU: case OP_SILU: return 1u << PROF_GLU;
-	default: return 1u << PROF_ATTENTION;	/* dot, softmax, axpy */
+	case OP_DOT: return 1u << PROF_ATT_DOT;
+	case OP_SOFTMAX: return 1u << PROF_ATT_SOFTMAX;
+	case OP_AXPY: return 1u << PROF_ATT_AXPY;
+	default: return 0;
 	}
 }
 
@@ -488,7 +491,7 @@ static void judge(struct tune_decision *d, const struct bench_ab *ab,
 {
 	const char *unit = d->phase == PHASE_PROMPT ? "ms" : "ms/token";
 
-	if (d->op >= 0) {
+	if (d->op >= 0 && ab->op_ratio > 0) {	/* the op's rows were timed */
 		const int faster = ab->op_p < alpha && ab->op_hi < 1 - MARGIN / 2 &&
 				   ab->op_ratio < 1 - MARGIN;
 		const int pass_worse = ab->significant && ab->ratio > 1;
