@@ -178,12 +178,9 @@ static void mm_task(void *ctx, int ith, int nth)
 /* Bytes of w as variant v reads it. */
 static double wmat_bytes_as(const struct wmat *w, const struct variant *v)
 {
-	if (w->type != GGML_TYPE_Q8_0)
-		return (double)w->rows * w->cols *
-		       (w->type == GGML_TYPE_F32 ? 4 : 2);
-	if (v && v->prep)
+	if (w->type == GGML_TYPE_Q8_0 && v && v->prep)
 		return (double)v->prep->bytes(w->rows, w->cols / QK8_0);
-	return (double)w->rows * (w->cols / QK8_0) * sizeof(block_q8_0);
+	return (double)ggml_row_size(w->type, (uint64_t)w->cols) * w->rows;
 }
 
 /* y (nt, ldy) [:, 0..w->rows) = x (nt, w->cols) times w transposed;
