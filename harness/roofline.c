@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "atomic.h"
 #include "env.h"
 #include "kernels.h"
 #include "pool.h"
@@ -437,73 +438,24 @@ static int read_file(const char *path, json_t **root, char *err, size_t errlen)
 	return 1;
 }
 
-/* Writes root to path atomically: a temporary file beside it (named
- * *.tmp, which .gitignore covers), fsync, rename, fsync of the folder.
- * 0 or -1 with err; on failure path is untouched and no temporary left. */
+/* Writes root to path atomically (model/atomic.h), creating its folder
+ * if missing.  0 or -1 with err; on failure path is untouched. */
 static int write_atomic(const char *path, const json_t *root, char *err,
 			size_t errlen)
 {
-	size_t n = strlen(path);
-	char *tmp = malloc(n + 12), *dir = malloc(n + 2), *slash;
-	int fd = -1, ret = -1;
+	char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+	int rc;
 
-	if (!tmp || !dir) {
+	if (!text) {
 		snprintf(err, errlen, "%s: out of memory", path);
-		goto free_names;
+		return -1;
 	}
-	snprintf(dir, n + 2, "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash)
-		slash[slash == dir] = '\0';	/* "/x" -> "/" */
-	else
-		snprintf(dir, n + 2, ".");
-	if (mkdir(dir, 0777) && errno != EEXIST) {
-		snprintf(err, errlen, "%s: cannot create folder %s: %s", path,
-			 dir, strerror(errno));
-		goto free_names;
-	}
-	snprintf(tmp, n + 12, "%s.XXXXXX.tmp", path);
-	fd = mkstemps(tmp, 4);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: cannot create a temporary file: %s",
-			 path, strerror(errno));
-		goto free_names;
-	}
-	if (fchmod(fd, 0644) ||
-	    json_dumpfd(root, fd, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) ||
-	    write(fd, "\n", 1) != 1 || fsync(fd)) {
-		snprintf(err, errlen, "%s: cannot write %s: %s", path, tmp,
-			 strerror(errno));
-		goto unlink_tmp;
-	}
-	if (close(fd)) {
-		fd = -1;
-		snprintf(err, errlen, "%s: cannot write %s: %s", path, tmp,
-			 strerror(errno));
-		goto unlink_tmp;
-	}
-	fd = -1;
-	if (rename(tmp, path)) {
-		snprintf(err, errlen, "%s: cannot rename %s over it: %s", path,
-			 tmp, strerror(errno));
-		goto unlink_tmp;
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY);
-	if (fd >= 0) {
-		fsync(fd);	/* the rename itself; best effort */
-		close(fd);
-	}
-	ret = 0;
-	goto free_names;
-
-unlink_tmp:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-free_names:
-	free(tmp);
-	free(dir);
-	return ret;
+	/* json_dumps' NUL becomes the final newline */
+	const size_t n = strlen(text);
+	text[n] = '\n';
+	rc = file_write_atomic(path, text, n + 1, 1, err, errlen);
+	free(text);
+	return rc;
 }
 
 int roofline_save(const char *path, const char *key, const struct roofline *r,

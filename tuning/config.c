@@ -12,26 +12,18 @@
 #include <time.h>
 #include <unistd.h>
 #include "config.h"
+#include "atomic.h"
 #include "cpu.h"
 #include "model.h"
 #include "signature.h"
 
 #define PATH_MAX_FIELD 192	/* "phases.decode.kernels.<op>.params.<name>" */
 
-static enum config_fault fault;
 
 void config_fault_set(enum config_fault f)
 {
-	fault = f;
-}
-
-/* 1 (and the hook cleared) if the injected fault is at step f. */
-static int fault_at(enum config_fault f)
-{
-	if (fault != f)
-		return 0;
-	fault = CFG_FAULT_NONE;
-	return 1;
+	/* the steps are the same, in the same order */
+	atomic_fault_set((enum atomic_fault)f);
 }
 
 static const char *const phase_names[PHASE_COUNT] = { "prompt", "decode" };
@@ -184,69 +176,20 @@ static json_t *config_json(const struct best_config *c)
 	return root;
 }
 
-/* Writes all n bytes; with the WRITE fault, half of them then EIO. */
-static int write_all(int fd, const char *p, size_t n)
-{
-	if (fault_at(CFG_FAULT_WRITE)) {
-		if (write(fd, p, n / 2) < 0)
-			return -1;
-		errno = EIO;
-		return -1;
-	}
-	while (n) {
-		ssize_t k = write(fd, p, n);
 
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-/* fsyncs the directory holding path, so the rename itself is durable. */
-static int sync_dir(const char *path)
-{
-	char dir[4096];
-	const char *slash = strrchr(path, '/');
-	int fd, rc;
-
-	if (!slash)
-		snprintf(dir, sizeof dir, ".");
-	else if (slash == path)
-		snprintf(dir, sizeof dir, "/");
-	else
-		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-	fd = open(dir, O_RDONLY | O_DIRECTORY);
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	/* some file systems cannot sync a directory: nothing more to do */
-	if (rc < 0 && errno == EINVAL)
-		rc = 0;
-	close(fd);
-	return rc;
-}
 
 int config_write(const char *path, const struct best_config *c, char *err,
 		 size_t errlen)
 {
-	char tmp[4096], *text = NULL;
-	const char *step;
+	char *text = NULL;
 	json_t *root;
-	int fd = -1, rc = -1;
+	int rc;
 
 	if (check_for_write(c, err, errlen) < 0) {
 		char why[256];
 
 		snprintf(why, sizeof why, "%s", err);
 		snprintf(err, errlen, "%s: %s", path, why);
-		return -1;
-	}
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path) >= sizeof tmp) {
-		snprintf(err, errlen, "%s: path too long", path);
 		return -1;
 	}
 	root = config_json(c);
@@ -257,58 +200,16 @@ int config_write(const char *path, const struct best_config *c, char *err,
 		snprintf(err, errlen, "%s: out of memory building the JSON", path);
 		return -1;
 	}
-
-	step = "cannot create a temp file";
-	if (fault_at(CFG_FAULT_OPEN)) {
-		errno = EACCES;
-		goto fail;
+	size_t n = strlen(text);
+	char *line = realloc(text, n + 2);
+	if (!line) {
+		free(text);
+		snprintf(err, errlen, "%s: out of memory building the JSON", path);
+		return -1;
 	}
-	if ((fd = mkstemp(tmp)) < 0)
-		goto fail;
-	step = "cannot write the temp file";
-	if (fchmod(fd, 0644) < 0 || write_all(fd, text, strlen(text)) < 0 ||
-	    write_all(fd, "\n", 1) < 0)
-		goto unlink_tmp;
-	step = "cannot fsync the temp file";
-	if (fault_at(CFG_FAULT_FSYNC)) {
-		errno = EIO;
-		goto unlink_tmp;
-	}
-	if (fsync(fd) < 0)
-		goto unlink_tmp;
-	step = "cannot close the temp file";
-	rc = close(fd);
-	fd = -1;
-	if (rc < 0)
-		goto unlink_tmp;
-	rc = -1;
-	step = "cannot rename the temp file over it";
-	if (fault_at(CFG_FAULT_RENAME)) {
-		errno = EXDEV;
-		goto unlink_tmp;
-	}
-	if (rename(tmp, path) < 0)
-		goto unlink_tmp;
-	/* the new file is in place; only its durability is in doubt now */
-	step = "written, but cannot fsync its directory";
-	if (sync_dir(path) < 0)
-		goto fail;
-	rc = 0;
-	goto free_text;
-
-unlink_tmp:
-	{
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
-		unlink(tmp);
-		errno = e;
-	}
-fail:
-	snprintf(err, errlen, "%s: %s: %s", path, step, strerror(errno));
-free_text:
-	free(text);
+	memcpy(line + n, "\n", 2);
+	rc = file_write_atomic(path, line, n + 1, 0, err, errlen);
+	free(line);
 	return rc;
 }
 

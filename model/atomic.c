@@ -1,0 +1,140 @@
+/* atomic.c - atomic file replacement (see atomic.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "atomic.h"
+
+static enum atomic_fault fault;
+
+void atomic_fault_set(enum atomic_fault f)
+{
+	fault = f;
+}
+
+/* 1 (and the hook cleared) if the injected fault is at step f. */
+static int fault_at(enum atomic_fault f)
+{
+	if (fault != f)
+		return 0;
+	fault = ATOMIC_FAULT_NONE;
+	return 1;
+}
+
+/* Writes all n bytes; with the WRITE fault, half of them then EIO. */
+static int write_all(int fd, const char *p, size_t n)
+{
+	if (fault_at(ATOMIC_FAULT_WRITE)) {
+		if (write(fd, p, n / 2) < 0)
+			return -1;
+		errno = EIO;
+		return -1;
+	}
+	while (n) {
+		ssize_t k = write(fd, p, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* The folder holding path into dir ("." or "/" at the ends). */
+static void dir_of(const char *path, char *dir, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		snprintf(dir, cap, ".");
+	else if (slash == path)
+		snprintf(dir, cap, "/");
+	else
+		snprintf(dir, cap, "%.*s", (int)(slash - path), path);
+}
+
+/* fsyncs the folder, so the rename itself is durable. */
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	/* some file systems cannot sync a directory: nothing more to do */
+	if (rc < 0 && errno == EINVAL)
+		rc = 0;
+	close(fd);
+	return rc;
+}
+
+int file_write_atomic(const char *path, const void *buf, size_t n,
+		      int mkdir_parent, char *err, size_t errlen)
+{
+	char tmp[4096], dir[4096];
+	const char *step = "cannot create a temp file";
+	int fd = -1, rc;
+
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX.tmp", path) >= sizeof tmp) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	dir_of(path, dir, sizeof dir);
+	if (mkdir_parent && mkdir(dir, 0777) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: cannot create folder %s: %s", path, dir,
+			 strerror(errno));
+		return -1;
+	}
+	if (fault_at(ATOMIC_FAULT_OPEN)) {
+		errno = EACCES;
+		goto fail;
+	}
+	if ((fd = mkstemps(tmp, 4)) < 0)
+		goto fail;
+	step = "cannot write the temp file";
+	if (fchmod(fd, 0644) < 0 || write_all(fd, buf, n) < 0)
+		goto unlink_tmp;
+	step = "cannot fsync the temp file";
+	if (fault_at(ATOMIC_FAULT_FSYNC)) {
+		errno = EIO;
+		goto unlink_tmp;
+	}
+	if (fsync(fd) < 0)
+		goto unlink_tmp;
+	step = "cannot close the temp file";
+	rc = close(fd);
+	fd = -1;
+	if (rc < 0)
+		goto unlink_tmp;
+	step = "cannot rename the temp file over it";
+	if (fault_at(ATOMIC_FAULT_RENAME)) {
+		errno = EXDEV;
+		goto unlink_tmp;
+	}
+	if (rename(tmp, path) < 0)
+		goto unlink_tmp;
+	/* the new file is in place; only its durability is in doubt now */
+	step = "written, but cannot fsync its directory";
+	if (sync_dir(dir) < 0)
+		goto fail;
+	return 0;
+
+unlink_tmp:
+	{
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		errno = e;
+	}
+fail:
+	snprintf(err, errlen, "%s: %s: %s", path, step, strerror(errno));
+	return -1;
+}

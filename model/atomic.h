@@ -1,0 +1,31 @@
+/* atomic.h - replacing a file's contents so that a reader (or a crash)
+ * sees the old file or the new one, never a mix: the best-config file,
+ * the roofline file. */
+#ifndef Q8TUNE_ATOMIC_H
+#define Q8TUNE_ATOMIC_H
+
+#include <stddef.h>
+
+/* Writes n bytes of buf to path: a temporary file beside it
+ * (path.XXXXXX.tmp, mode 0644), fsync, rename over path, fsync of the
+ * folder.  With mkdir_parent the folder is created first if missing (one
+ * level).  On failure path is untouched and no temporary file is left.
+ * 0, or -1 with one line "PATH: step: reason" in err; the steps are
+ * "cannot create a temp file", "cannot write the temp file", "cannot
+ * fsync the temp file", "cannot close the temp file", "cannot rename the
+ * temp file over it", "written, but cannot fsync its directory". */
+int file_write_atomic(const char *path, const void *buf, size_t n,
+		      int mkdir_parent, char *err, size_t errlen);
+
+/* Fault injection for tests (not thread-safe): the next file_write_atomic
+ * fails at the given step, then the hook resets itself. */
+enum atomic_fault {
+	ATOMIC_FAULT_NONE,
+	ATOMIC_FAULT_OPEN,	/* creating the temp file */
+	ATOMIC_FAULT_WRITE,	/* after writing half the bytes */
+	ATOMIC_FAULT_FSYNC,	/* fsync of the temp file */
+	ATOMIC_FAULT_RENAME,	/* rename over the target */
+};
+void atomic_fault_set(enum atomic_fault f);
+
+#endif
