@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "common.h"
+#include "atomic.h"
 #include "config.h"
 #include "cpu.h"
 #include "env.h"
@@ -802,8 +803,9 @@ static int strays(const char *dir, const char *a, const char *b)
 
 Test(config, failed_write_keeps_the_old_file)
 {
-	static const enum config_fault faults[] = {
-		CFG_FAULT_OPEN, CFG_FAULT_WRITE, CFG_FAULT_FSYNC, CFG_FAULT_RENAME
+	static const enum atomic_fault faults[] = {
+		ATOMIC_FAULT_OPEN, ATOMIC_FAULT_WRITE, ATOMIC_FAULT_FSYNC,
+		ATOMIC_FAULT_RENAME
 	};
 	static const char *const steps[] = {
 		"cannot create a temp file", "cannot write the temp file",
@@ -817,7 +819,7 @@ Test(config, failed_write_keeps_the_old_file)
 	before = slurp(f.cfg, &n0);
 	f.c.phase[PHASE_DECODE].threads = 2;	/* a different file to write */
 	for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
-		config_fault_set(faults[i]);
+		atomic_fault_set(faults[i]);
 		err[0] = '\0';
 		cr_expect_eq(config_write(f.cfg, &f.c, err, sizeof err), -1,
 			     "fault %zu", i);

@@ -20,12 +20,6 @@
 #define PATH_MAX_FIELD 192	/* "phases.decode.kernels.<op>.params.<name>" */
 
 
-void config_fault_set(enum config_fault f)
-{
-	/* the steps are the same, in the same order */
-	atomic_fault_set((enum atomic_fault)f);
-}
-
 static const char *const phase_names[PHASE_COUNT] = { "prompt", "decode" };
 static const char *const pin_names[] = { "none", "cores" };
 

@@ -103,15 +103,6 @@ int config_check(const struct best_config *c, const struct machine_fp *here,
 int config_kernels(const struct best_config *c, enum phase ph,
 		   struct kernels *k, char *err, size_t errlen);
 
-/* Fault injection for tests (not thread-safe): the next config_write
- * fails at the given step, then the hook resets itself. */
-enum config_fault {
-	CFG_FAULT_NONE,
-	CFG_FAULT_OPEN,		/* creating the temp file */
-	CFG_FAULT_WRITE,	/* after writing half the bytes */
-	CFG_FAULT_FSYNC,	/* fsync of the temp file */
-	CFG_FAULT_RENAME,	/* rename over the target */
-};
-void config_fault_set(enum config_fault f);
+/* Fault injection for the write path: atomic_fault_set (model/atomic.h). */
 
 #endif
