@@ -26,9 +26,9 @@ struct machine_fp {
 };
 
 /* Fills fp from cpu_get() and the hwloc topology.  0, or -1 with a
- * message (hwloc could not load the topology).  Each call (as each
- * env_collect and env_pin_plan) loads the topology afresh, some ms: call
- * it once per run, not per measurement. */
+ * message (hwloc could not load the topology).  The topology is loaded
+ * by the first of machine_fp_get, env_collect and env_pin_plan and kept
+ * for the process. */
 int machine_fp_get(struct machine_fp *fp, char *err, size_t errlen);
 
 /* A new JSON object holding every field of fp (the caller owns the

@@ -5,6 +5,7 @@
 #include <time.h>
 #include "generate.h"
 #include "model.h"
+#include "tokenizer.h"
 
 double now_ms(void)
 {
@@ -12,6 +13,31 @@ double now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+int32_t *prompt_tokens(const struct tokenizer *tok, const char *text, int n,
+		       int *n_out)
+{
+	const size_t len = strlen(text);
+	int k = tok_encode(tok, text, len, 1, 1, NULL, 0);
+	int32_t *t, *out;
+
+	if (k < 1 || !(t = malloc(sizeof(int32_t) * (size_t)k)))
+		return NULL;
+	tok_encode(tok, text, len, 1, 1, t, k);
+	if (n <= 0) {
+		*n_out = k;
+		return t;
+	}
+	out = malloc(sizeof(int32_t) * (size_t)n);
+	if (out) {
+		const int first = k > 1 && t[0] == tok_bos(tok);
+		for (int i = 0; i < n; i++)
+			out[i] = i < first ? t[0] : t[first + (i - first) % (k - first)];
+		*n_out = n;
+	}
+	free(t);
+	return out;
 }
 
 void gen_result_free(struct gen_result *r)

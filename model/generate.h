@@ -9,6 +9,7 @@
 
 struct session;
 struct kernels;
+struct tokenizer;
 
 enum gen_phase { GEN_PROMPT, GEN_DECODE };
 
@@ -53,6 +54,13 @@ int generate(struct session *s, const int32_t *prompt, int n_prompt,
 	     const struct gen_params *p, gen_token_fn cb, void *cb_ctx,
 	     struct gen_result *r, char *err, size_t errlen);
 void gen_result_free(struct gen_result *r);
+
+/* The tokens of text (BOS first when the vocab asks for it, special
+ * tokens parsed); with n > 0, cut or repeated to exactly n tokens (the
+ * BOS kept once, at the start).  A malloc'd array of *n_out ids, or NULL
+ * (text without tokens, out of memory). */
+int32_t *prompt_tokens(const struct tokenizer *tok, const char *text, int n,
+		       int *n_out);
 
 /* Monotonic clock in milliseconds. */
 double now_ms(void);

@@ -25,7 +25,6 @@
 #include "q8tune.h"
 #include "results.h"
 #include "roofline.h"
-#include "tokenizer.h"
 
 static const char usage[] =
 "usage: bench --model PATH [--config FILE] [-p TEXT | --pp N] [--gen N]\n"
@@ -491,34 +490,6 @@ static json_t *counters_json(struct counters *c)
 			 a.papi_version, "status", counters_status(c));
 }
 
-/* Tokens of the pp batch: the prompt, or n tokens of it repeated (BOS
- * kept first). */
-static int32_t *make_prompt(const struct model *m, const struct opts *o,
-			    int *n_out)
-{
-	const char *text = o->prompt ? o->prompt : "Hello world";
-	int n = tok_encode(m->tok, text, strlen(text), 1, 1, NULL, 0);
-	int32_t *t, *out;
-
-	if (n < 1 || !(t = malloc(sizeof(int32_t) * (size_t)n)))
-		return NULL;
-	tok_encode(m->tok, text, strlen(text), 1, 1, t, n);
-	if (!o->pp) {
-		*n_out = n;
-		return t;
-	}
-	out = malloc(sizeof(int32_t) * (size_t)o->pp);
-	if (out) {
-		const int first = n > 1 && t[0] == tok_bos(m->tok);
-		for (int i = 0; i < o->pp; i++)
-			out[i] = i < first ? t[0] :
-				 t[first + (i - first) % (n - first)];
-		*n_out = o->pp;
-	}
-	free(t);
-	return out;
-}
-
 static int run_roofline(const struct opts *o, const struct machine_fp *mfp,
 			struct roofline *r, char *key, size_t keycap)
 {
@@ -560,7 +531,7 @@ int main(int argc, char **argv)
 	char err[1024], key[256], when[32];
 	int32_t *prompt = NULL;
 	int n_prompt = 0, n_sides, rc = 1;
-	json_t *rec = NULL, *rows, *profiles, *abs;
+	json_t *rec = NULL, *rows = NULL, *profiles = NULL, *abs = NULL;
 
 	if (parse_args(argc, argv, &o))
 		return 1;
@@ -594,7 +565,7 @@ int main(int argc, char **argv)
 					  sizeof err);
 		if (found < 0)
 			fprintf(stderr, "bench: warning: %s\n", err);
-		fl.have = found == 1 && roof.max_threads >= o.threads;
+		fl.have = found == 1;
 	}
 	fl.r = &roof;
 
@@ -618,6 +589,8 @@ int main(int argc, char **argv)
 			if (sides[i].threads[ph] > o.threads)
 				o.threads = sides[i].threads[ph];
 	}
+	/* floors need the roof at every thread count a row may run with */
+	fl.have = fl.have && roof.max_threads >= o.threads;
 	const struct kernels *sets[4];
 	int n_sets = 0;
 	for (int i = 0; i < n_sides; i++)
@@ -628,7 +601,8 @@ int main(int argc, char **argv)
 		die("%s", err);
 		goto out;
 	}
-	if (!(prompt = make_prompt(m, &o, &n_prompt))) {
+	if (!(prompt = prompt_tokens(m->tok, o.prompt ? o.prompt : "Hello world",
+				     o.pp, &n_prompt))) {
 		die("cannot tokenize the prompt");
 		goto out;
 	}
@@ -778,6 +752,7 @@ int main(int argc, char **argv)
 		"budget_ms", sp.budget_ms, "ci_target", sp.ci_target,
 		"warmup", sp.warmup,
 		"rows", rows);
+	rows = NULL;	/* rec holds it (or json_pack freed it) */
 	if (!rec) {
 		die("cannot build the run record");
 		goto out;
@@ -786,8 +761,6 @@ int main(int argc, char **argv)
 		json_object_set(rec, "ab", abs);
 	if (json_array_size(profiles))
 		json_object_set(rec, "profile", profiles);
-	json_decref(abs);
-	json_decref(profiles);
 	if (fl.have)
 		json_object_set_new(rec, "roofline", json_pack("{s:s,s:s,s:f,s:f}",
 			"key", key, "measured_at", roof.measured_at,
@@ -808,6 +781,9 @@ int main(int argc, char **argv)
 	}
 	rc = 0;
 out:
+	json_decref(rows);
+	json_decref(abs);
+	json_decref(profiles);
 	json_decref(rec);
 	bench_ctx_free(&bc);
 	session_free(s);

@@ -19,7 +19,6 @@
 #include "results.h"
 #include "sampler.h"
 #include "signature.h"
-#include "tokenizer.h"
 #include "tune.h"
 
 #define MARGIN 0.01		/* a win is more than 1% faster */
@@ -364,11 +363,10 @@ static int run_child(struct tuner *t, const struct eval *ev, double timeout_s,
 
 /* --- the log (--resume) -------------------------------------------------- */
 
+/* FNV-1a of s, then of a 0xff separator (not a byte of any string). */
 static uint64_t fnv(uint64_t h, const char *s)
 {
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-	return (h ^ 0xff) * 0x100000001b3ull;
+	return fnv1a64(fnv1a64(h, s, strlen(s)), "\xff", 1);
 }
 
 static uint64_t setup_hash(uint64_t h, const struct bench_setup *su)
@@ -385,7 +383,7 @@ static void eval_key(const struct tuner *t, const struct eval *ev, char *out,
 		     size_t cap)
 {
 	char buf[64];
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = FNV64_OFFSET;
 
 	h = fnv(h, t->machine_key);
 	h = fnv(h, t->model_hash);
@@ -813,27 +811,6 @@ static json_t *final_json(const struct tune_final *f, enum phase ph, int n_tok)
 		"p_vs_scalar", s->p);
 }
 
-/* Makes the gate prompt: a fixed text, its tokens repeated to n. */
-static int make_prompt(struct tuner *t, char *err, size_t errlen)
-{
-	static const char text[] = "Once upon a time, there was a little "
-		"girl who liked to run in the park with her dog.";
-	int n = tok_encode(t->m->tok, text, sizeof text - 1, 1, 1, NULL, 0);
-	int32_t *tmp;
-
-	if (n < 1 || !(tmp = malloc(sizeof(int32_t) * (size_t)n)) ||
-	    !(t->prompt = malloc(sizeof(int32_t) * (size_t)t->o->n_pp))) {
-		snprintf(err, errlen, "cannot tokenize the tuning prompt");
-		return -1;
-	}
-	tok_encode(t->m->tok, text, sizeof text - 1, 1, 1, tmp, n);
-	for (int i = 0; i < t->o->n_pp; i++)
-		t->prompt[i] = i < n ? tmp[i] : tmp[1 + (i - 1) % (n > 1 ? n - 1 : 1)];
-	t->n_prompt = t->o->n_pp;
-	free(tmp);
-	return 0;
-}
-
 int tune_run(struct model *m, const struct tune_opts *o, tune_report_fn cb,
 	     void *cb_ctx, struct tune_result *r, char *err, size_t errlen)
 {
@@ -860,8 +837,14 @@ int tune_run(struct model *m, const struct tune_opts *o, tune_report_fn cb,
 	r->def[PHASE_DECODE] = r->def[PHASE_PROMPT];
 	r->def_threads = o->max_threads;
 	kernels_reference(&scalar);
-	if (make_prompt(&t, err, errlen) < 0)
+	/* the gate's and the timings' prompt: a fixed text to n_pp tokens */
+	t.prompt = prompt_tokens(m->tok, "Once upon a time, there was a little "
+				 "girl who liked to run in the park with her dog.",
+				 o->n_pp, &t.n_prompt);
+	if (!t.prompt) {
+		snprintf(err, errlen, "cannot tokenize the tuning prompt");
 		return -1;
+	}
 	t.sh_bytes = sizeof(struct shm) +
 		sizeof(float) * (size_t)(GATE_STEPS + 1) * m->hp.n_vocab;
 	t.sh = mmap(NULL, t.sh_bytes, PROT_READ | PROT_WRITE,
