@@ -684,7 +684,8 @@ int main(int argc, char **argv)
 		}
 	} else {
 		if (o.fmt != FMT_JSON) {
-			putchar('\n');
+			if (o.fmt != FMT_CSV)
+				putchar('\n');
 			print_rows_header(o.fmt);
 		}
 		for (int i = 0; i < n_kinds; i++) {
