@@ -9,7 +9,7 @@
 
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -Wall -Wextra -Wpointer-arith -D_GNU_SOURCE -pthread -Ikernels -Imodel -Iharness -Ituning -Iinclude
+CFLAGS  += -std=c11 -Wall -Wextra -Wpointer-arith -D_GNU_SOURCE -pthread -Ibase -Ikernels -Imodel -Iharness -Ituning -Iinclude
 LDLIBS  += -lm -pthread
 PKGS     = jansson papi hwloc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -18,7 +18,7 @@ CRIT_LIBS  := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterio
 
 B := build
 
-LIB_SRC := $(sort $(wildcard kernels/*.c kernels/*/*.c kernels/*/*/*.c model/*.c harness/*.c harness/*/*.c tuning/*.c))
+LIB_SRC := $(sort $(wildcard base/*.c kernels/*.c kernels/*/*.c kernels/*/*/*.c model/*.c harness/*.c harness/*/*.c tuning/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 # the mains; ./tune's file target is tune-bin, because `make tune` is the
 # main job (build, make the default model, tune it)
@@ -150,7 +150,7 @@ clean:
 # MB_FILTER (a --benchmark_filter regex), e.g.
 #   make microbench MB_FILTER='matmul_q8/.*/2304x768/.*'
 # $(B)/microbench alone builds without running.
-MB_CXXFLAGS := -O2 -g -std=c++17 -Wall -Wextra -pthread -Ikernels
+MB_CXXFLAGS := -O2 -g -std=c++17 -Wall -Wextra -pthread -Ibase -Ikernels
 MB_FILTER   ?= .
 MB_FLAGS    ?= --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
 	--benchmark_min_time=0.1 --benchmark_min_warmup_time=0.02

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bench.h"
+#include "clock.h"
 #include "generate.h"
 #include "model.h"
 #include "pool.h"

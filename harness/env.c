@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "cpu.h"
 #include "env.h"
+#include "hash.h"
 
 #if defined(__has_include)
 #if __has_include("version.h")
@@ -366,16 +367,6 @@ const char *machine_fp_diff(const struct machine_fp *a,
 	return NULL;
 }
 
-/* FNV-1a: a stable 32-bit digest of the brand string. */
-static uint32_t fnv1a(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 void machine_fp_key(const struct machine_fp *fp, char *buf, size_t cap)
 {
 	struct cache_strs c = cache_strs(fp);
@@ -395,7 +386,7 @@ void machine_fp_key(const struct machine_fp *fp, char *buf, size_t cap)
 	snprintf(buf, cap, "%s-%02x-%02x-%02x-%dc%dt%dn%dp-%s-%s-%sx%d-%s-%08x",
 		 fp->vendor, fp->family, fp->model, fp->stepping, fp->cores,
 		 fp->pus, fp->numa_nodes, fp->packages, c.l1d, c.l2, c.l3,
-		 fp->l3_count, used ? feat : "none", fnv1a(fp->brand));
+		 fp->l3_count, used ? feat : "none", fnv1a32_str(fp->brand));
 	for (p = buf; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
 			*p = '_';

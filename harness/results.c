@@ -7,6 +7,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "file.h"
 #include "results.h"
 
 /* A number, or null where it is undefined (sd and cv of one sample). */
@@ -72,26 +73,6 @@ json_t *bench_row_json(const struct bench_row *r)
 	return o;
 }
 
-/* mkdir -p of the folder holding path. */
-static int make_parent(const char *path)
-{
-	char buf[1024];
-	size_t n = strlen(path);
-
-	if (n >= sizeof buf)
-		return -1;
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0777) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return 0;
-}
-
 /* Cuts a torn last line (one without its '\n') off fd (open for
  * reading and writing); returns the file's size after, or -1. */
 static off_t cut_torn_tail(int fd)
@@ -136,7 +117,7 @@ int results_append(const char *path, const json_t *rec, char *err,
 	}
 	n = strlen(line);
 	line[n++] = '\n';	/* json_dumps' NUL becomes the newline */
-	if (make_parent(path) < 0 ||
+	if (file_mkdirs(path) < 0 ||
 	    (fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0666)) < 0) {
 		snprintf(err, errlen, "%s: cannot open for appending: %s", path,
 			 strerror(errno));

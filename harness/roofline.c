@@ -14,7 +14,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "atomic.h"
+#include "clock.h"
+#include "file.h"
 #include "env.h"
 #include "kernels.h"
 #include "pool.h"
@@ -80,13 +81,6 @@ size_t roofline_default_buffer(void)
 	return 8 * llc > floor ? 8 * llc : floor;
 }
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -153,11 +147,11 @@ static int measure_bw(struct roofline *r, struct pool *p, roof_read_fn read,
 	pool_run(p, bw_thread, &j);
 	j.read = read;
 	for (int rep = -1; rep < reps; rep++) {
-		double t0 = now_ns(), ns;
+		double t0 = (double)now_ns(), ns;
 		uint64_t got = 0;
 
 		pool_run(p, bw_thread, &j);
-		ns = now_ns() - t0;
+		ns = (double)now_ns() - t0;
 		for (int i = 0; i < t; i++)
 			got += j.sum[i];
 		if (got != want) {
@@ -201,10 +195,10 @@ static double peak_run(struct pool *p, struct peak_job *j,
 {
 	uint64_t ab = (uint64_t)(int64_t)(PEAK_A * PEAK_B);
 	uint32_t want = (uint32_t)((uint64_t)j->iters * (uint64_t)k->macs * ab);
-	double t0 = now_ns(), ns;
+	double t0 = (double)now_ns(), ns;
 
 	pool_run(p, peak_thread, j);
-	ns = now_ns() - t0;
+	ns = (double)now_ns() - t0;
 	for (int i = 0; i < pool_threads(p); i++) {
 		if (j->out[i] != want) {
 			snprintf(err, errlen, "roofline: %s peak kernel returned "
@@ -286,8 +280,6 @@ int roofline_measure(struct roofline *r, int max_threads, size_t buffer_bytes,
 		     int reps, char *err, size_t errlen)
 {
 	const struct roof_read *rd = roof_reads;
-	time_t now = time(NULL);
-	struct tm tm;
 	double *v;
 	int ret = -1;
 
@@ -304,8 +296,7 @@ int roofline_measure(struct roofline *r, int max_threads, size_t buffer_bytes,
 	memset(r, 0, sizeof *r);
 	r->max_threads = max_threads;
 	r->buffer_bytes = buffer_bytes / PAGE * PAGE;
-	gmtime_r(&now, &tm);
-	strftime(r->measured_at, sizeof r->measured_at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	utc_iso8601(r->measured_at, sizeof r->measured_at);
 	copy_brand(r->cpu, sizeof r->cpu);
 	for (int i = 0; i < ROOF_NISA; i++) {
 		const char *why = roof_unusable(roof_peaks[i].needs);

@@ -9,23 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rng.h"
 #include "stats.h"
 
 /* --- deterministic generator ---------------------------------------------- */
 
-/* splitmix64 (Steele, Lea, Flood 2014): full period 2^64, passes BigCrush,
- * one word of state, so a seed alone fixes the whole stream. */
+/* splitmix64 (base/rng.h): a seed alone fixes the whole stream. */
 struct rng {
 	uint64_t s;
 };
 
 static uint64_t rng_next(struct rng *g)
 {
-	uint64_t z = (g->s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return splitmix64(&g->s);
 }
 
 /* Uniform integer in [0, n), n >= 1, without modulo bias (Lemire 2019:

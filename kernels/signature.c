@@ -2,20 +2,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include "hash.h"
 #include "signature.h"
-
-#define FNV64_PRIME 0x100000001b3ull
-
-uint64_t fnv1a64(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= FNV64_PRIME;
-	}
-	return h;
-}
 
 static uint64_t fnv_str(uint64_t h, const char *s)
 {

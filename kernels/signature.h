@@ -14,11 +14,6 @@
 extern "C" {
 #endif
 
-/* FNV-1a 64: start from FNV64_OFFSET, feed bytes; returns the new state.
- * Shared with the model fingerprint (model/fingerprint.c). */
-#define FNV64_OFFSET 0xcbf29ce484222325ull
-uint64_t fnv1a64(uint64_t h, const void *p, size_t n);
-
 /* Hex digits of a signature plus the NUL. */
 #define REGISTRY_SIG_LEN 17
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "fingerprint.h"
 #include "model.h"
+#include "hash.h"
 #include "signature.h"
 
 /* The integer fields, in the order JSON, diffs and messages use. */

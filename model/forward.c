@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "clock.h"
 #include "model.h"
 #include "pool.h"
 #include "prof.h"
@@ -51,14 +52,6 @@ static int scratch_alloc(struct session *s, int U);
 static void scratch_free(struct session *s);
 
 /* --- profiling ----------------------------------------------------------- */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* Start of a profiled step: a timestamp, or 0 when no profile is
  * attached (then prof_add does nothing). */

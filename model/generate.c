@@ -3,17 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "clock.h"
 #include "generate.h"
 #include "model.h"
 #include "tokenizer.h"
-
-double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
 
 int32_t *prompt_tokens(const struct tokenizer *tok, const char *text, int n,
 		       int *n_out)

@@ -62,7 +62,4 @@ void gen_result_free(struct gen_result *r);
 int32_t *prompt_tokens(const struct tokenizer *tok, const char *text, int n,
 		       int *n_out);
 
-/* Monotonic clock in milliseconds. */
-double now_ms(void);
-
 #endif

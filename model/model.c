@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include "clock.h"
 #include "model.h"
 #include "tokenizer.h"
 
@@ -560,7 +561,7 @@ int model_prepare(struct model *m, const struct kernels *const *sets, int n,
 		  struct prep_stats *st, char *err, size_t errlen)
 {
 	struct prep_job j = { .m = m, .st = st };
-	struct timespec t0, t1;
+	double t0;
 
 	memset(st, 0, sizeof *st);
 	for (int i = 0; i < n; i++) {
@@ -577,11 +578,9 @@ int model_prepare(struct model *m, const struct kernels *const *sets, int n,
 			j.want[j.n_want++] = p;
 		}
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = now_ms();
 	model_for_each_wmat(m, prep_one, &j);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	st->ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-		 (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
+	st->ms = now_ms() - t0;
 	if (j.failed) {
 		snprintf(err, errlen, "out of memory preparing weight layout %s",
 			 j.n_want ? j.want[0]->layout : "?");

@@ -1,6 +1,7 @@
 /* sampler.c - greedy and top-k / top-p / temperature sampling. */
 #include <math.h>
 #include <stdlib.h>
+#include "rng.h"
 #include "sampler.h"
 
 struct cand {
@@ -69,15 +70,10 @@ void sampler_free(struct sampler *s)
 	free(s);
 }
 
-/* splitmix64 -> uniform in [0, 1) */
+/* Uniform in [0, 1) from the sampler's splitmix64 stream. */
 static double uniform(struct sampler *s)
 {
-	uint64_t z = (s->state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	z ^= z >> 31;
-	return (double)(z >> 11) * (1.0 / 9007199254740992.0);
+	return splitmix64_unit(&s->state);
 }
 
 static int by_value_desc(const void *a, const void *b)

@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "gguf_write.h"
+#include "hash.h"
 #include "q8.h"
+#include "rng.h"
 #include "synth.h"
 
 #define GGUF_ALIGN	32	/* llama.cpp's default general.alignment */
@@ -52,31 +54,11 @@ struct rng {
 	uint64_t s[4];
 };
 
-/* Next splitmix64 output; advances *x. */
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-/* FNV-1a of a NUL-terminated string. */
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	while (*s)
-		h = (h ^ (uint8_t)*s++) * 0x100000001b3ull;
-	return h;
-}
-
 /* Seeds r with the stream for (seed, name): each tensor's weights depend
  * only on the seed and its own name, not on what came before it. */
 static void rng_init(struct rng *r, uint64_t seed, const char *name)
 {
-	uint64_t x = seed ^ fnv1a(name);
+	uint64_t x = seed ^ fnv1a64_str(name);
 
 	for (int i = 0; i < 4; i++)
 		r->s[i] = splitmix64(&x);
@@ -194,11 +176,9 @@ static void vocab_free(struct vocab *v)
 static void vocab_add(struct vocab *v, const char *s, size_t len,
 		      float score, int32_t type)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = fnv1a64(FNV64_OFFSET, s, len);
 	uint32_t i;
 
-	for (size_t k = 0; k < len; k++)
-		h = (h ^ (uint8_t)s[k]) * 0x100000001b3ull;
 	for (i = (uint32_t)h & (v->n_slot - 1); v->slot[i];
 	     i = (i + 1) & (v->n_slot - 1)) {
 		const char *t = v->text[v->slot[i] - 1];

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Path of a file under ../shared (or $Q8TUNE_SHARED), in a static buffer
@@ -28,5 +29,20 @@ static inline const char *shared_file(const char *rel)
 			cr_skip_test("fixture ../shared/%s is absent "        \
 				     "(set Q8TUNE_SHARED); skipped", rel);    \
 	} while (0)
+
+/* A fresh directory for one test's files, "ROOT/TAG-XXXXXX", into buf.
+ * ROOT is the run's own folder ($Q8TUNE_TEST_TMP, made before the first
+ * test and removed with everything in it after the last, by the hooks in
+ * test_base.c), so nothing is left behind when a test fails, crashes or
+ * times out; outside a build/unit run, /tmp.  Fails the test if it cannot
+ * be made. */
+static inline const char *test_tmpdir(char *buf, size_t cap, const char *tag)
+{
+	const char *root = getenv("Q8TUNE_TEST_TMP");
+
+	snprintf(buf, cap, "%s/%s-XXXXXX", root && *root ? root : "/tmp", tag);
+	cr_assert_not_null(mkdtemp(buf), "cannot make %s", buf);
+	return buf;
+}
 
 #endif

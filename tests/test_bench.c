@@ -61,8 +61,7 @@ static void write_model(const char *path, int big)
 static void fx_open(struct fx *f, int big)
 {
 	memset(f, 0, sizeof *f);
-	snprintf(f->dir, sizeof f->dir, "/tmp/q8t-bench-XXXXXX");
-	cr_assert_not_null(mkdtemp(f->dir));
+	test_tmpdir(f->dir, sizeof f->dir, "bench");
 	snprintf(f->model, sizeof f->model, "%s/m.gguf", f->dir);
 	snprintf(f->results, sizeof f->results, "%s/runs.jsonl", f->dir);
 	write_model(f->model, big);
@@ -486,11 +485,11 @@ Test(bench, schema_file_declares_the_record)
 
 Test(bench, append_creates_folder_and_writes_whole_lines)
 {
-	char dir[] = "/tmp/q8t-res-XXXXXX", path[128], err[256] = "";
+	char dir[96], path[128], err[256] = "";
 	json_t *a, *b, *lines;
 	char *text;
 
-	cr_assert_not_null(mkdtemp(dir));
+	test_tmpdir(dir, sizeof dir, "res");
 	snprintf(path, sizeof path, "%s/sub/deeper/runs.jsonl", dir);
 	a = fake_record("2026-12-01T07:00:00Z", "a.gguf", 2);
 	b = fake_record("2026-12-01T07:00:01Z", "b.gguf", 1);
@@ -514,12 +513,12 @@ Test(bench, append_creates_folder_and_writes_whole_lines)
  * holding just the new line. */
 Test(bench, append_cuts_a_torn_last_line)
 {
-	char dir[] = "/tmp/q8t-res-XXXXXX", path[128], err[256] = "";
+	char dir[96], path[128], err[256] = "";
 	const char first[] = "{\"schema\":\"someone-else\",\"x\":1}\n";
 	json_t *rec = fake_record("2026-12-01T07:00:00Z", "m.gguf", 1), *lines;
 	char *text;
 
-	cr_assert_not_null(mkdtemp(dir));
+	test_tmpdir(dir, sizeof dir, "res");
 	snprintf(path, sizeof path, "%s/runs.jsonl", dir);
 	spit(path, "{\"schema\":\"someone-else\",\"x\":1}\n{\"schema\":\"q8tune-r");
 	cr_assert_eq(results_append(path, rec, err, sizeof err), 0, "%s", err);
@@ -545,11 +544,11 @@ Test(bench, append_cuts_a_torn_last_line)
 
 Test(bench, append_error_names_the_file)
 {
-	char dir[] = "/tmp/q8t-res-XXXXXX", path[160], file[128], err[256] = "";
+	char dir[96], path[160], file[128], err[256] = "";
 	json_t *rec = fake_record("2026-12-01T07:00:00Z", "m.gguf", 1);
 	struct stat st;
 
-	cr_assert_not_null(mkdtemp(dir));
+	test_tmpdir(dir, sizeof dir, "res");
 	snprintf(file, sizeof file, "%s/plain", dir);
 	spit(file, "not a folder\n");
 	snprintf(path, sizeof path, "%s/runs.jsonl", file);
@@ -564,7 +563,7 @@ Test(bench, append_error_names_the_file)
  * torn lines skipped and counted; fields quoted when they hold a comma. */
 Test(bench, csv_one_line_per_row)
 {
-	char dir[] = "/tmp/q8t-res-XXXXXX", path[128], err[256] = "";
+	char dir[96], path[128], err[256] = "";
 	json_t *a = fake_record("2026-12-01T07:00:00Z", "dir,1/m.gguf", 2);
 	json_t *b = fake_record("2026-12-01T07:00:09Z", "b.gguf", 1);
 	char *a_s = json_dumps(a, JSON_COMPACT), *b_s = json_dumps(b, JSON_COMPACT);
@@ -573,7 +572,7 @@ Test(bench, csv_one_line_per_row)
 	int skipped = -1;
 	FILE *out = open_memstream(&text, &len);
 
-	cr_assert_not_null(mkdtemp(dir));
+	test_tmpdir(dir, sizeof dir, "res");
 	snprintf(path, sizeof path, "%s/runs.jsonl", dir);
 	char *file = malloc(strlen(a_s) + strlen(b_s) + 200);
 	sprintf(file, "%s\n{\"schema\":\"other\",\"rows\":[]}\nnot json\n%s\n"
@@ -1069,12 +1068,12 @@ Test(bench, csv_view_of_a_run, .timeout = 30)
 /* `--csv FILE` (usage: bench --csv [FILE]) reads FILE, as --csv=FILE does. */
 Test(bench, csv_file_as_its_own_argument)
 {
-	char dir[] = "/tmp/q8t-res-XXXXXX", path[128], opt[160], err[256] = "";
+	char dir[96], path[128], opt[160], err[256] = "";
 	json_t *rec = fake_record("2026-12-01T07:00:00Z", "m.gguf", 2);
 	struct proc eq, sp;
 	const char *bin = bench_bin();
 
-	cr_assert_not_null(mkdtemp(dir));
+	test_tmpdir(dir, sizeof dir, "res");
 	snprintf(path, sizeof path, "%s/runs.jsonl", dir);
 	snprintf(opt, sizeof opt, "--csv=%s", path);
 	cr_assert_eq(results_append(path, rec, err, sizeof err), 0, "%s", err);

@@ -125,8 +125,9 @@ static void expect_clean_failure(char *const argv[], const char *must_name)
 
 static char *write_temp(const void *buf, size_t n)
 {
-	static char path[64];
-	strcpy(path, "/tmp/q8t-badXXXXXX");
+	static char path[256];
+	const char *root = getenv("Q8TUNE_TEST_TMP");
+	snprintf(path, sizeof path, "%s/bad-XXXXXX", root && *root ? root : "/tmp");
 	int fd = mkstemp(path);
 	cr_assert(fd >= 0);
 	cr_assert_eq(write(fd, buf, n), (ssize_t)n);

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 #include "common.h"
-#include "atomic.h"
+#include "file.h"
 #include "config.h"
 #include "cpu.h"
 #include "env.h"
@@ -51,8 +51,7 @@ static void fx_open(struct fx *f)
 	char err[512] = "";
 
 	memset(f, 0, sizeof *f);
-	snprintf(f->dir, sizeof f->dir, "/tmp/q8t-cfg-XXXXXX");
-	cr_assert_not_null(mkdtemp(f->dir));
+	test_tmpdir(f->dir, sizeof f->dir, "cfg");
 	snprintf(f->cfg, sizeof f->cfg, "%s/best.json", f->dir);
 	snprintf(f->model, sizeof f->model, "%s/m.gguf", f->dir);
 	write_model(&sc, f->model);
@@ -285,11 +284,11 @@ Test(config, signature_follows_the_registry)
 Test(config, model_fingerprint)
 {
 	struct synth_cfg a = small_cfg(SYNTH_LLAMA), b = a, t = a;
-	char dir[] = "/tmp/q8t-fp-XXXXXX", pa[64], pb[64], pt[64], err[256];
+	char dir[96], pa[128], pb[128], pt[128], err[256];
 	struct model_fp fa, fb, ft, back;
 	struct model *ma, *mb, *mt;
 
-	cr_assert_not_null(mkdtemp(dir));
+	test_tmpdir(dir, sizeof dir, "fp");
 	snprintf(pa, sizeof pa, "%s/a.gguf", dir);
 	snprintf(pb, sizeof pb, "%s/b.gguf", dir);
 	snprintf(pt, sizeof pt, "%s/t.gguf", dir);

@@ -1349,11 +1349,11 @@ Test(gguf, row_sizes_and_names)
 
 Test(gguf, file_errors)
 {
-	char dir[] = "/tmp/q8tune-gguf-XXXXXX", path[128], err[512];
+	char dir[96], path[128], err[512];
 	struct gguf *g = (struct gguf *)0x1;
 	int fd;
 
-	cr_assert_not_null(mkdtemp(dir));
+	test_tmpdir(dir, sizeof dir, "gguf");
 	snprintf(path, sizeof(path), "%s/missing.gguf", dir);
 	cr_assert_eq(gguf_open(path, &g, err, sizeof(err)), -1);
 	cr_assert_null(g);
@@ -1404,14 +1404,14 @@ static int count_entries(const char *dir)
 
 Test(gguf, write_file_atomically)
 {
-	char dir[] = "/tmp/q8tune-gguf-XXXXXX", path[128], err[512];
+	char dir[96], path[128], err[512];
 	struct gguf_writer *w = rich_writer(64);
 	uint8_t *mem, *file;
 	struct gguf *g;
 	size_t n;
 	FILE *f;
 
-	cr_assert_not_null(mkdtemp(dir));
+	test_tmpdir(dir, sizeof dir, "gguf");
 	snprintf(path, sizeof(path), "%s/m.gguf", dir);
 	cr_assert_eq(gguf_w_write(w, path, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(count_entries(dir), 1, "temporary file left behind");
@@ -1456,7 +1456,7 @@ Test(gguf, write_file_atomically)
 Test(gguf, writer_refuses_bad_input)
 {
 	static const uint64_t ne33[] = { 33 }, ne8[] = { 8 };
-	char dir[] = "/tmp/q8tune-gguf-XXXXXX", path[128], err[512];
+	char dir[96], path[128], err[512];
 	struct gguf_writer *w;
 	float x[8] = { 0 };
 	uint8_t *mem;
@@ -1484,7 +1484,7 @@ Test(gguf, writer_refuses_bad_input)
 	gguf_w_free(w);
 
 	/* A bad general.alignment fails the write, leaving no file. */
-	cr_assert_not_null(mkdtemp(dir));
+	test_tmpdir(dir, sizeof dir, "gguf");
 	snprintf(path, sizeof(path), "%s/m.gguf", dir);
 	w = gguf_w_new();
 	cr_assert_eq(gguf_w_u32(w, "general.alignment", 48), 0);

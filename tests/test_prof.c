@@ -12,7 +12,7 @@
 #include "small.h"
 
 struct rig {
-	char path[64];
+	char path[320];
 	struct model *m;
 	struct pool *pool;
 	struct session *s;
@@ -23,12 +23,10 @@ static void rig_open(struct rig *r, int threads)
 {
 	struct synth_cfg c = small_cfg(SYNTH_GEMMA);
 	char err[256];
-	char tmpl[] = "/tmp/q8t-profXXXXXX";
-	int fd = mkstemp(tmpl);
+	char dir[96];
 
-	cr_assert(fd >= 0);
-	close(fd);
-	snprintf(r->path, sizeof r->path, "%s", tmpl);
+	test_tmpdir(dir, sizeof dir, "prof");
+	snprintf(r->path, sizeof r->path, "%s/model.gguf", dir);
 	write_model(&c, r->path);
 	r->m = load(r->path);
 	cr_assert_eq(kernels_default(&r->k, err, sizeof err), 0, "%s", err);

@@ -254,8 +254,7 @@ static void same(const struct roofline *l, const struct roofline *s)
 /* A fresh folder under /tmp, its path in dir (64 bytes). */
 static void tmp_dir(char *dir)
 {
-	snprintf(dir, 64, "/tmp/q8roof.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	test_tmpdir(dir, 64, "roof");
 }
 
 /* Removes dir and what is in it (one level of subfolders); returns how

@@ -22,11 +22,9 @@ static void need_tools(void)
 /* A fresh directory with a tiny gemma model in it; returns the dir. */
 static const char *tiny_setup(char *dir, size_t cap, char *model, size_t mcap)
 {
-	char tmpl[] = "/tmp/q8t-tuneXXXXXX";
 	struct proc p;
 
-	cr_assert_not_null(mkdtemp(tmpl));
-	snprintf(dir, cap, "%s", tmpl);
+	test_tmpdir(dir, cap, "tune");
 	snprintf(model, mcap, "%s/tiny.gguf", dir);
 	char *argv[] = { "./mkmodel", "-o", model, "--layers", "2", "--embd",
 			 "128", "--heads", "2", "--kv-heads", "1", "--head-dim",
@@ -291,12 +289,12 @@ Test(tune, stories_tuned_infer_matches_fixture, .timeout = 240)
 {
 	NEED_SHARED(model, "models/stories260K-q8_0.gguf");
 	NEED_SHARED(fx, "fixtures/stories260K-q8_0-A.json");
-	char dir[] = "/tmp/q8t-tunesXXXXXX", out[96], log[96];
+	char dir[96], out[128], log[128];
 	json_error_t je;
 	struct proc p;
 
 	need_tools();
-	cr_assert_not_null(mkdtemp(dir));
+	test_tmpdir(dir, sizeof dir, "tunes");
 	snprintf(out, sizeof out, "%s/best.json", dir);
 	snprintf(log, sizeof log, "%s/log.jsonl", dir);
 	tune(model, out, log, "8", NULL, &p);

@@ -44,6 +44,7 @@
 #include <criterion/parameterized.h>
 #include "cpu.h"
 #include "kernels.h"
+#include "rng.h"
 
 #define U24 (1.0 / 16777216.0)
 #define GUARD 19		/* poisoned elements either side of outputs */
@@ -57,17 +58,13 @@ struct rng {
 
 static uint64_t rng_u64(struct rng *g)
 {
-	uint64_t z = (g->s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return splitmix64(&g->s);
 }
 
 /* Uniform in [0, 1). */
 static double rng_unit(struct rng *g)
 {
-	return (double)(rng_u64(g) >> 11) * (1.0 / 9007199254740992.0);
+	return splitmix64_unit(&g->s);
 }
 
 /* Uniform in [lo, hi]. */

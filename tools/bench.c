@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 #include "bench.h"
+#include "cli.h"
+#include "clock.h"
 #include "config.h"
 #include "counters.h"
 #include "cpu.h"
@@ -64,30 +66,13 @@ struct opts {
 	enum weights_mode wmode;
 };
 
-static int die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("bench: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return 1;
-}
-
+/* A flag's whole-number value in [lo, 1000000]; 0, or -1 (printed). */
 static int parse_int(const char *flag, const char *s, int lo, int *out)
 {
-	char *end;
-	long v;
+	char err[256];
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v < lo || v > 1000000) {
-		die("%s: '%s' is not a whole number >= %d", flag, s, lo);
-		return -1;
-	}
-	*out = (int)v;
+	if (cli_int(flag, s, lo, 1000000, out, err, sizeof err) < 0)
+		return cli_die("%s", err), -1;
 	return 0;
 }
 
@@ -104,6 +89,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "config-fallback", 0, 0, 'F' }, { "help", 0, 0, 'h' },
 		{ 0 }
 	};
+	static const char *const pins[] = { "none", "cores", NULL };
+	static const char *const fmts[] = { "table", "md", "csv", "json", NULL };
+	char err[256];
 	int c, v;
 
 	opterr = 0;	/* one line of our own instead of getopt's */
@@ -119,7 +107,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (parse_int("--threads", optarg, 1, &o->threads))
 				return -1;
 			if (o->threads > ROOF_MAX_THREADS)
-				return die("--threads: at most %d", ROOF_MAX_THREADS), -1;
+				return cli_die("--threads: at most %d", ROOF_MAX_THREADS), -1;
 			break;
 		case 'b':
 			if (parse_int("--budget", optarg, 1, &v))
@@ -127,35 +115,30 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->budget_s = v;
 			break;
 		case 'i':
-			if (!strcmp(optarg, "none"))
-				o->pin = 0;
-			else if (!strcmp(optarg, "cores"))
-				o->pin = 1;
-			else
-				return die("--pin: '%s' is not none or cores", optarg), -1;
+			if ((o->pin = cli_choice("--pin", optarg, pins, err,
+						 sizeof err)) < 0)
+				return cli_die("%s", err), -1;
 			break;
 		case 'o':
-			if (!strcmp(optarg, "table")) o->fmt = FMT_TABLE;
-			else if (!strcmp(optarg, "md")) o->fmt = FMT_MD;
-			else if (!strcmp(optarg, "csv")) o->fmt = FMT_CSV;
-			else if (!strcmp(optarg, "json")) o->fmt = FMT_JSON;
-			else return die("-o: '%s' is not table, md, csv or json", optarg), -1;
+			if ((v = cli_choice("-o", optarg, fmts, err, sizeof err)) < 0)
+				return cli_die("%s", err), -1;
+			o->fmt = (enum fmt)v;
 			break;
 		case 'f': o->profile = 1; break;
 		case 'R': o->roofline = 1; break;
 		case 'a':
 			if (optind >= argc)
-				return die("--ab needs two arguments: A B"), -1;
+				return cli_die("--ab needs two arguments: A B"), -1;
 			o->ab[0] = optarg;
 			o->ab[1] = argv[optind++];
 			if (o->ab[0][0] == '-' || o->ab[1][0] == '-')
-				return die("--ab needs two setups A B (config files, "
+				return cli_die("--ab needs two setups A B (config files, "
 					   "default, scalar or per_call), not '%s'",
 					   o->ab[o->ab[0][0] == '-' ? 0 : 1]), -1;
 			break;
 		case 'w':
 			if (weights_mode_parse(optarg, &o->wmode) < 0)
-				return die("--weights: '%s' is not q8_0, native or f32",
+				return cli_die("--weights: '%s' is not q8_0, native or f32",
 					   optarg), -1;
 			break;
 		case 'o' + 256: o->results = optarg; break;
@@ -168,16 +151,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'F': o->fallback = 1; break;
 		case 'h': fputs(usage, stdout); exit(0);
 		default:
-			return die("unknown option or missing value: '%s' "
+			return cli_die("unknown option or missing value: '%s' "
 				   "(see --help)", argv[optind - 1]), -1;
 		}
 	}
 	if (optind < argc)
-		return die("unexpected argument '%s' (see --help)", argv[optind]), -1;
+		return cli_die("unexpected argument '%s' (see --help)", argv[optind]), -1;
 	if (!o->model && !o->roofline && !o->csv)
-		return die("--model PATH is required (see --help)"), -1;
+		return cli_die("--model PATH is required (see --help)"), -1;
 	if (o->ab[0] && (o->config || o->profile))
-		return die("--ab compares its own two setups: drop --config and "
+		return cli_die("--ab compares its own two setups: drop --config and "
 			   "--profile"), -1;
 	return 0;
 }
@@ -470,15 +453,6 @@ static json_t *ab_json(const struct bench_ab *ab)
 
 /* --- the run ------------------------------------------------------------- */
 
-static void iso_now(char *buf, size_t cap)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static json_t *counters_json(struct counters *c)
 {
 	struct ctr_avail a;
@@ -499,16 +473,16 @@ static int run_roofline(const struct opts *o, const struct machine_fp *mfp,
 	/* the key is the machine's, whatever the mask hides: a masked roof
 	 * would replace the real one */
 	if (cpu_get()->mask_name)
-		return die("--roofline: Q8TUNE_CPU_MASK=%s is set; the roofline "
+		return cli_die("--roofline: Q8TUNE_CPU_MASK=%s is set; the roofline "
 			   "is this machine's and is not measured masked",
 			   cpu_get()->mask_name);
 	fprintf(stderr, "bench: measuring the roofline at 1..%d threads...\n",
 		o->threads);
 	if (roofline_measure(r, o->threads, roofline_default_buffer(), 5, err,
 			     sizeof err) < 0)
-		return die("%s", err);
+		return cli_die("%s", err);
 	if (roofline_save("results/roofline.json", key, r, err, sizeof err) < 0)
-		return die("%s", err);
+		return cli_die("%s", err);
 	if (o->fmt != FMT_JSON)
 		print_roofline(r, key);
 	return 0;
@@ -533,12 +507,13 @@ int main(int argc, char **argv)
 	int n_prompt = 0, n_sides, rc = 1;
 	json_t *rec = NULL, *rows = NULL, *profiles = NULL, *abs = NULL;
 
+	cli_set_prog("bench");
 	if (parse_args(argc, argv, &o))
 		return 1;
 	if (o.csv) {
 		int skipped;
 		if (results_csv(o.csv, stdout, &skipped, err, sizeof err) < 0)
-			return die("%s", err);
+			return cli_die("%s", err);
 		if (skipped)
 			fprintf(stderr, "bench: %s: %d torn or foreign lines skipped\n",
 				o.csv, skipped);
@@ -552,7 +527,7 @@ int main(int argc, char **argv)
 		o.threads = nc > 0 ? (int)nc : 1;
 	}
 	if (env_collect(&env, err, sizeof err) < 0)
-		return die("%s", err);
+		return cli_die("%s", err);
 	machine_fp_key(&env.m, key, sizeof key);
 	if (o.roofline) {
 		if (run_roofline(&o, &env.m, &roof, key, sizeof key))
@@ -570,9 +545,9 @@ int main(int argc, char **argv)
 	fl.r = &roof;
 
 	if (counters_open(&ctr, err, sizeof err) < 0)
-		return die("%s", err);
+		return cli_die("%s", err);
 	if (model_load(o.model, o.wmode, &m, err, sizeof err) < 0) {
-		die("%s", err);
+		cli_die("%s", err);
 		goto out;
 	}
 	fl.bytes = (double)model_weight_bytes(m);
@@ -582,7 +557,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n_sides; i++) {
 		const char *spec = o.ab[0] ? o.ab[i] : o.config ? o.config : "default";
 		if (side_load(&sides[i], spec, o.fallback, m, err, sizeof err) < 0) {
-			die("%s", err);
+			cli_die("%s", err);
 			goto out;
 		}
 		for (int ph = 0; ph < PHASE_COUNT; ph++)
@@ -598,16 +573,16 @@ int main(int argc, char **argv)
 			sets[n_sets++] = &sides[i].k[ph];
 	struct prep_stats ps;
 	if (model_prepare(m, sets, n_sets, &ps, err, sizeof err) < 0) {
-		die("%s", err);
+		cli_die("%s", err);
 		goto out;
 	}
 	if (!(prompt = prompt_tokens(m->tok, o.prompt ? o.prompt : "Hello world",
 				     o.pp, &n_prompt))) {
-		die("cannot tokenize the prompt");
+		cli_die("cannot tokenize the prompt");
 		goto out;
 	}
 	if (!(pool = pool_create(o.threads))) {
-		die("cannot start %d worker threads", o.threads);
+		cli_die("cannot start %d worker threads", o.threads);
 		goto out;
 	}
 	/* pinning helps when every worker can have a core of its own */
@@ -617,7 +592,7 @@ int main(int argc, char **argv)
 		int cpus[ROOF_MAX_THREADS];
 		int n = env_pin_plan(o.threads, cpus, ROOF_MAX_THREADS, err, sizeof err);
 		if (n < o.threads || pool_pin(pool, cpus, err, sizeof err) < 0) {
-			die("--pin cores: %s", n < 0 ? err : "fewer usable CPUs than threads");
+			cli_die("--pin cores: %s", n < 0 ? err : "fewer usable CPUs than threads");
 			goto out;
 		}
 	}
@@ -626,7 +601,7 @@ int main(int argc, char **argv)
 	if (!(s = session_create(m, n_prompt + o.gen + 1, &sides[0].k[PHASE_PROMPT],
 				 pool, err, sizeof err)) ||
 	    bench_ctx_init(&bc, m, pool, s, ctr, err, sizeof err) < 0) {
-		die("%s", err);
+		cli_die("%s", err);
 		goto out;
 	}
 
@@ -638,7 +613,7 @@ int main(int argc, char **argv)
 	sp.min_reps = o.reps;
 	sp.budget_ms = o.budget_s * 1e3;
 
-	iso_now(when, sizeof when);
+	utc_iso8601(when, sizeof when);
 	/* the preamble: on stdout for a person, on stderr when stdout is data */
 	FILE *pre = o.fmt == FMT_TABLE || o.fmt == FMT_MD ? stdout : stderr;
 	fprintf(pre, "bench: %s, %d layers, n_embd %d (%s), %s weights; %d threads, "
@@ -675,7 +650,7 @@ int main(int argc, char **argv)
 			setup_of(&sides[1], kinds[i], &b);
 			if (bench_ab_run(&bc, kinds[i], &sp, &a, &b, &ab, err,
 					 sizeof err) < 0) {
-				die("%s", err);
+				cli_die("%s", err);
 				goto out;
 			}
 			if (o.fmt != FMT_JSON)
@@ -694,7 +669,7 @@ int main(int argc, char **argv)
 			setup_of(&sides[0], kinds[i], &su);
 			if (bench_apply(&bc, &su, err, sizeof err) < 0 ||
 			    bench_row_run(&bc, kinds[i], &sp, &row, err, sizeof err) < 0) {
-				die("%s", err);
+				cli_die("%s", err);
 				goto out;
 			}
 			const int th = su.threads ? su.threads : o.threads;
@@ -702,7 +677,7 @@ int main(int argc, char **argv)
 				print_row(o.fmt, &row, &fl, th);
 			json_t *rj = row_json_floor(&row, &fl, th);
 			if (!rj) {
-				die("cannot build the run record");
+				cli_die("cannot build the run record");
 				goto out;
 			}
 			json_array_append_new(rows, rj);
@@ -716,7 +691,7 @@ int main(int argc, char **argv)
 			if (bench_apply(&bc, &su, err, sizeof err) < 0 ||
 			    bench_profile(&bc, kinds[i], &sp, o.reps, &p, &overhead,
 					  err, sizeof err) < 0) {
-				die("%s", err);
+				cli_die("%s", err);
 				goto out;
 			}
 			snprintf(test, sizeof test, "%s%d", kinds[i] == ROW_PP ?
@@ -755,7 +730,7 @@ int main(int argc, char **argv)
 		"rows", rows);
 	rows = NULL;	/* rec holds it (or json_pack freed it) */
 	if (!rec) {
-		die("cannot build the run record");
+		cli_die("cannot build the run record");
 		goto out;
 	}
 	if (json_array_size(abs))
@@ -768,12 +743,12 @@ int main(int argc, char **argv)
 			"bandwidth_gbs", roof.bw.best[o.threads],
 			"int8_gmacs", roofline_int8_peak(&roof, o.threads, NULL)));
 	if (o.record && results_append(o.results, rec, err, sizeof err) < 0) {
-		die("%s", err);
+		cli_die("%s", err);
 		goto out;
 	}
 	if (o.fmt == FMT_JSON) {
 		if (json_dumpf(rec, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(10)) < 0) {
-			die("cannot write JSON to stdout");
+			cli_die("cannot write JSON to stdout");
 			goto out;
 		}
 		putchar('\n');

@@ -42,8 +42,10 @@
 #include <vector>
 
 #include "cpu.h"
+#include "hash.h"
 #include "kernels.h"
 #include "q8.h"
+#include "rng.h"
 
 namespace {
 
@@ -69,18 +71,9 @@ constexpr int kRestore = 8;
  * which benchmarks ran before. */
 struct Rng {
 	uint64_t s;
-	explicit Rng(const std::string &key) : s(kSeed)
-	{
-		for (unsigned char c : key)
-			s = (s ^ c) * 0x100000001b3ull;
-	}
-	uint64_t next()
-	{
-		uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-		return z ^ (z >> 31);
-	}
+	explicit Rng(const std::string &key)
+		: s(fnv1a64(kSeed, key.data(), key.size())) {}
+	uint64_t next() { return splitmix64(&s); }
 	/* uniform in [lo, hi) */
 	float uni(float lo, float hi)
 	{

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cli.h"
+#include "clock.h"
 #include "gguf_write.h"
 #include "synth.h"
 
@@ -57,38 +59,12 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Parses a whole decimal (or 0x hex) unsigned number no larger than max.
- * 0, or -1 if s is empty, signed, has trailing junk or is too large. */
-static int parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (!*s || *s == '-' || *s == '+' || *s == ' ')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *end || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* Seconds on the monotonic clock. */
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 int main(int argc, char **argv)
 {
 	struct synth_cfg c;
 	enum synth_arch arch = SYNTH_GEMMA;
 	const char *path = NULL;
-	char defpath[64], err[512];
+	char defpath[64], err[512], flag[32];
 	uint32_t *dims[OPT_CTX - OPT_LAYERS + 1] = {
 		&c.n_layer, &c.n_embd, &c.n_head, &c.n_head_kv, &c.head_dim,
 		&c.n_ff, &c.n_ctx,
@@ -100,6 +76,7 @@ int main(int argc, char **argv)
 	struct synth *s = NULL;
 	double t0, t1, t2;
 
+	cli_set_prog("mkmodel");
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":o:h", longopts, &li)) != -1) {
 		switch (opt) {
@@ -118,11 +95,9 @@ int main(int argc, char **argv)
 			}
 			break;
 		case OPT_SEED:
-			if (parse_u64(optarg, UINT64_MAX, &seed)) {
-				fprintf(stderr, "mkmodel: --seed: '%s' is not "
-					"an unsigned 64-bit number\n", optarg);
-				return 1;
-			}
+			if (cli_u64("--seed", optarg, UINT64_MAX, &seed, err,
+				    sizeof err))
+				return cli_die("%s", err);
 			break;
 		case OPT_TIED:
 			tied = 1;
@@ -143,12 +118,9 @@ int main(int argc, char **argv)
 					"(try -h)\n", argv[optind - 1]);
 			return 1;
 		default:	/* one of the dimensions */
-			if (parse_u64(optarg, UINT32_MAX, &v)) {
-				fprintf(stderr, "mkmodel: --%s: '%s' is not an "
-					"unsigned 32-bit number\n",
-					longopts[li].name, optarg);
-				return 1;
-			}
+			snprintf(flag, sizeof flag, "--%s", longopts[li].name);
+			if (cli_u64(flag, optarg, UINT32_MAX, &v, err, sizeof err))
+				return cli_die("%s", err);
 			set[opt - OPT_LAYERS] = (uint32_t)v;
 			have[opt - OPT_LAYERS] = 1;
 			break;
@@ -187,18 +159,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mkmodel: %s\n", err);
 		return 1;
 	}
-	t0 = now();
+	t0 = now_ms() / 1e3;
 	if (synth_create(&c, &s, err, sizeof(err))) {
 		fprintf(stderr, "mkmodel: %s\n", err);
 		return 1;
 	}
-	t1 = now();
+	t1 = now_ms() / 1e3;
 	if (gguf_w_write(synth_writer(s), path, err, sizeof(err))) {
 		fprintf(stderr, "mkmodel: %s\n", err);
 		synth_free(s);
 		return 1;
 	}
-	t2 = now();
+	t2 = now_ms() / 1e3;
 	synth_free(s);
 
 	fprintf(stderr, "mkmodel: %s: %s, %u layers, embd %u, %u heads x %u "

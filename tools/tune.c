@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "cli.h"
 #include "config.h"
 #include "cpu.h"
 #include "env.h"
@@ -253,46 +254,32 @@ static int search(int argc, char **argv)
 	optind = 1;
 	opterr = 0;	/* one line of our own instead of getopt's */
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		char *end;
-		double v = 0;
+		int bad = 0;
 		if (c == '?') {
 			fprintf(stderr, "tune: unknown option or missing value: "
 				"'%s' (see --help)\n", argv[optind - 1]);
 			return 1;
 		}
-		if (c != 'm' && c != 'o' && c != 'R' && c != 'l' && c != 'w' &&
-		    c != 'O') {
-			errno = 0;
-			v = strtod(optarg, &end);
-			if (errno || *end || end == optarg || v <= 0 ||
-			    (c != 'b' && c != 'T' && v != (int)v)) {
-				const struct option *f = lo;
-				while (f->name && f->val != c)
-					f++;
-				fprintf(stderr, "tune: --%s: '%s' is not a positive %s\n",
-					f->name ? f->name : "?", optarg,
-					c == 'b' || c == 'T' ? "number" : "whole number");
-				return 1;
-			}
-		}
 		switch (c) {
 		case 'm': o.model_path = optarg; break;
 		case 'o': out = optarg; break;
-		case 'b': o.budget_s = v; break;
-		case 't':
-			if (v > TUNE_MAX_THREADS) {
-				fprintf(stderr, "tune: --threads: at most %d\n",
-					TUNE_MAX_THREADS);
-				return 1;
-			}
-			o.max_threads = (int)v;
+		case 'b':
+			bad = cli_double("--budget", optarg, 1e-3, 1e7, &o.budget_s,
+					 err, sizeof err);
 			break;
-		case 'p': o.n_pp = (int)v; break;
-		case 'g': o.n_gen = (int)v; break;
-		case 'r': o.rounds = (int)v; break;
+		case 't':
+			bad = cli_int("--threads", optarg, 1, TUNE_MAX_THREADS,
+				      &o.max_threads, err, sizeof err);
+			break;
+		case 'p': bad = cli_int("--pp", optarg, 1, 1 << 20, &o.n_pp, err, sizeof err); break;
+		case 'g': bad = cli_int("--gen", optarg, 1, 1 << 20, &o.n_gen, err, sizeof err); break;
+		case 'r': bad = cli_int("--rounds", optarg, 1, 1000, &o.rounds, err, sizeof err); break;
 		case 'R': o.resume = 1; break;
 		case 'l': o.log_path = optarg; break;
-		case 'T': o.timeout_s = v; break;
+		case 'T':
+			bad = cli_double("--timeout", optarg, 1e-3, 1e7,
+					 &o.timeout_s, err, sizeof err);
+			break;
 		case 'O':
 			if (parse_ops(optarg, &o.ops) < 0)
 				return 1;
@@ -304,6 +291,10 @@ static int search(int argc, char **argv)
 				return 1;
 			}
 			break;
+		}
+		if (bad) {
+			fprintf(stderr, "tune: %s\n", err);
+			return 1;
 		}
 	}
 	if (optind < argc) {

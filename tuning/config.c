@@ -12,7 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 #include "config.h"
-#include "atomic.h"
+#include "clock.h"
+#include "file.h"
 #include "cpu.h"
 #include "model.h"
 #include "signature.h"
@@ -28,21 +29,12 @@ const char *phase_name(enum phase ph)
 	return ph >= 0 && ph < PHASE_COUNT ? phase_names[ph] : "?";
 }
 
-static void now_iso(char *buf, size_t cap)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 int config_init(struct best_config *c, const struct model *m, char *err,
 		size_t errlen)
 {
 	memset(c, 0, sizeof *c);
 	snprintf(c->tool, sizeof c->tool, "q8tune");
-	now_iso(c->created, sizeof c->created);
+	utc_iso8601(c->created, sizeof c->created);
 	registry_signature(c->registry_sig, sizeof c->registry_sig);
 	c->registry_variants = registry_variant_count();
 	for (int ph = 0; ph < PHASE_COUNT; ph++)
@@ -145,7 +137,7 @@ static json_t *config_json(const struct best_config *c)
 	if (c->created[0])
 		snprintf(created, sizeof created, "%s", c->created);
 	else
-		now_iso(created, sizeof created);
+		utc_iso8601(created, sizeof created);
 	put(root, "schema", json_string(CONFIG_SCHEMA), &bad);
 	put(root, "schema_version", json_integer(CONFIG_SCHEMA_VERSION), &bad);
 	put(tool, "name", json_string(c->tool[0] ? c->tool : "q8tune"), &bad);

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "clock.h"
 #include "cpu.h"
 #include "env.h"
 #include "fingerprint.h"
@@ -18,6 +19,7 @@
 #include "pool.h"
 #include "results.h"
 #include "sampler.h"
+#include "hash.h"
 #include "signature.h"
 #include "tune.h"
 

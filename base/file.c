@@ -1,4 +1,4 @@
-/* atomic.c - atomic file replacement (see atomic.h). */
+/* file.c - atomic file replacement and folder creation (see file.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "atomic.h"
+#include "file.h"
 
 static enum atomic_fault fault;
 
@@ -137,4 +137,25 @@ unlink_tmp:
 fail:
 	snprintf(err, errlen, "%s: %s: %s", path, step, strerror(errno));
 	return -1;
+}
+
+int file_mkdirs(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n >= sizeof buf) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0777) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return 0;
 }

@@ -1,8 +1,9 @@
-/* atomic.h - replacing a file's contents so that a reader (or a crash)
- * sees the old file or the new one, never a mix: the best-config file,
- * the roofline file. */
-#ifndef Q8TUNE_ATOMIC_H
-#define Q8TUNE_ATOMIC_H
+/* file.h - files the way every layer writes them: replacing a file's
+ * contents so that a reader (or a crash) sees the old file or the new one,
+ * never a mix (the best-config file, the roofline file), and creating the
+ * folders a result file goes into. */
+#ifndef Q8TUNE_FILE_H
+#define Q8TUNE_FILE_H
 
 #include <stddef.h>
 
@@ -27,5 +28,9 @@ enum atomic_fault {
 	ATOMIC_FAULT_RENAME,	/* rename over the target */
 };
 void atomic_fault_set(enum atomic_fault f);
+
+/* mkdir -p of the folders leading to path (not path itself): "a/b/c.json"
+ * creates a and a/b.  0, or -1 with errno set (path too long: ENAMETOOLONG). */
+int file_mkdirs(const char *path);
 
 #endif

@@ -1,0 +1,152 @@
+/* cli.c - flag-value parsing and the tools' message lines (see cli.h). */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+
+static const char *prog = "q8tune";
+
+int cli_long(const char *flag, const char *s, long lo, long hi, long *out,
+	     char *err, size_t errlen)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (!*s || *s == ' ' || *s == '+' || errno || *end || v < lo ||
+	    v > hi) {
+		snprintf(err, errlen, "%s: '%s' is not a whole number from %ld "
+			 "to %ld", flag, s, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int cli_int(const char *flag, const char *s, int lo, int hi, int *out,
+	    char *err, size_t errlen)
+{
+	long v;
+
+	if (cli_long(flag, s, lo, hi, &v, err, errlen) < 0)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+int cli_u64(const char *flag, const char *s, uint64_t hi, uint64_t *out,
+	    char *err, size_t errlen)
+{
+	unsigned long long v = 0;
+	char *end = NULL;
+	int bad = !*s || *s == '-' || *s == '+' || *s == ' ';
+
+	if (!bad) {
+		errno = 0;
+		v = strtoull(s, &end, 0);
+		bad = errno || *end || v > hi;
+	}
+	if (bad) {
+		snprintf(err, errlen, "%s: '%s' is not an unsigned number up to "
+			 "%llu", flag, s, (unsigned long long)hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int cli_double(const char *flag, const char *s, double lo, double hi,
+	       double *out, char *err, size_t errlen)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (!*s || *s == ' ' || errno || *end || !isfinite(v) || v < lo ||
+	    v > hi) {
+		snprintf(err, errlen, "%s: '%s' is not a number from %g to %g",
+			 flag, s, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int cli_int_list(const char *flag, const char *s, int lo, int hi, int *out,
+		 int cap, char *err, size_t errlen)
+{
+	char item[64];
+	int n = 0;
+
+	for (const char *p = s;; ) {
+		size_t len = strcspn(p, ",");
+
+		if (n == cap) {
+			snprintf(err, errlen, "%s: '%s' has more than %d values",
+				 flag, s, cap);
+			return -1;
+		}
+		if (len == 0 || len >= sizeof item) {
+			snprintf(err, errlen, "%s: '%s' is not a comma-separated "
+				 "list of whole numbers", flag, s);
+			return -1;
+		}
+		memcpy(item, p, len);
+		item[len] = '\0';
+		if (cli_int(flag, item, lo, hi, &out[n++], err, errlen) < 0)
+			return -1;
+		if (!p[len])
+			return n;
+		p += len + 1;
+	}
+}
+
+int cli_choice(const char *flag, const char *s, const char *const *names,
+	       char *err, size_t errlen)
+{
+	size_t at;
+	int i;
+
+	for (i = 0; names[i]; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	at = (size_t)snprintf(err, errlen, "%s: '%s' is not", flag, s);
+	for (i = 0; names[i] && at < errlen; i++)
+		at += (size_t)snprintf(err + at, errlen - at, "%s %s",
+				       !i ? "" : names[i + 1] ? "," : " or",
+				       names[i]);
+	return -1;
+}
+
+void cli_set_prog(const char *name)
+{
+	prog = name;
+}
+
+int cli_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+void cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: warning: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
