@@ -8,6 +8,13 @@
 #include "model.h"
 #include "tokenizer.h"
 
+const char *phase_name(enum phase ph)
+{
+	static const char *const names[PHASE_COUNT] = { "prompt", "decode" };
+
+	return ph >= 0 && ph < PHASE_COUNT ? names[ph] : "?";
+}
+
 int32_t *prompt_tokens(const struct tokenizer *tok, const char *text, int n,
 		       int *n_out)
 {
@@ -69,7 +76,7 @@ int generate(struct session *s, const int32_t *prompt, int n_prompt,
 		goto free_all;
 	}
 
-	if (p->on_phase && p->on_phase(p->phase_ctx, GEN_PROMPT, err, errlen) < 0)
+	if (p->on_phase && p->on_phase(p->phase_ctx, PHASE_PROMPT, err, errlen) < 0)
 		goto free_all;
 	t0 = now_ms();
 	if (session_eval(s, prompt, n_prompt, logits, err, errlen) < 0)
@@ -80,7 +87,7 @@ int generate(struct session *s, const int32_t *prompt, int n_prompt,
 		snprintf(err, errlen, "out of memory switching to the decode kernels");
 		goto free_all;
 	}
-	if (p->on_phase && p->on_phase(p->phase_ctx, GEN_DECODE, err, errlen) < 0)
+	if (p->on_phase && p->on_phase(p->phase_ctx, PHASE_DECODE, err, errlen) < 0)
 		goto free_all;
 	t0 = now_ms();
 	while (r->n < p->n_predict) {

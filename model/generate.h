@@ -11,13 +11,19 @@ struct session;
 struct kernels;
 struct tokenizer;
 
-enum gen_phase { GEN_PROMPT, GEN_DECODE };
+/* The two phases of generation: the prompt evaluated as one batch, then
+ * decode, one token per eval.  The best-config file, the tuner and the
+ * library API choose kernels and threads per phase. */
+enum phase { PHASE_PROMPT, PHASE_DECODE, PHASE_COUNT };
 
-/* Called before the prompt eval (GEN_PROMPT) and before the decode loop
- * (GEN_DECODE), outside both timings, e.g. to change the pool's active
+/* "prompt" / "decode" ("?" out of range). */
+const char *phase_name(enum phase ph);
+
+/* Called before the prompt eval (PHASE_PROMPT) and before the decode loop
+ * (PHASE_DECODE), outside both timings, e.g. to change the pool's active
  * threads or pinning per phase.  0, or -1 with a message (generate then
  * fails with it). */
-typedef int (*gen_phase_fn)(void *ctx, enum gen_phase ph, char *err,
+typedef int (*gen_phase_fn)(void *ctx, enum phase ph, char *err,
 			    size_t errlen);
 
 struct gen_params {

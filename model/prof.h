@@ -53,11 +53,4 @@ double prof_ms(const struct prof *p, unsigned mask);
 /* "mm_qkv", "attention", ... (static strings). */
 const char *prof_op_name(enum prof_op op);
 
-/* The kernel op whose variant a profile row times (its main one), for
- * the tuner: OP_MATMUL_Q8 for the matmul rows, OP_DOT / OP_SOFTMAX /
- * OP_AXPY for the attention parts, OP_GELU for the GLU (OP_SILU on
- * llama); OP_COUNT for rows that call no kernel (embed, residual, the
- * attention rest). */
-enum op_id prof_op_kernel(enum prof_op op);
-
 #endif

@@ -919,7 +919,7 @@ struct seen {
 	int phases;
 };
 
-static int note_phase(void *ctx, enum gen_phase ph, char *err, size_t errlen)
+static int note_phase(void *ctx, enum phase ph, char *err, size_t errlen)
 {
 	struct seen *s = ctx;
 
@@ -960,8 +960,8 @@ Test(config, generate_switches_to_the_decode_set)
 	cr_assert_eq(generate(s, prompt, 4, &gp, NULL, NULL, &r, err, sizeof err), 0,
 		     "%s", err);
 	cr_expect_eq(seen.phases, 3, "on_phase saw %#x", seen.phases);
-	cr_expect_eq(seen.calls_at[GEN_PROMPT], 0);
-	cr_expect_eq(seen.calls_at[GEN_DECODE], 0, "the prompt ran the decode set");
+	cr_expect_eq(seen.calls_at[PHASE_PROMPT], 0);
+	cr_expect_eq(seen.calls_at[PHASE_DECODE], 0, "the prompt ran the decode set");
 	/* 4 decode evals ran the counting set; their count per eval is the
 	 * forward pass's business */
 	cr_expect_gt(softmax_calls, 0, "the decode evals did not use decode_k");

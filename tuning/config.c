@@ -21,13 +21,7 @@
 #define PATH_MAX_FIELD 192	/* "phases.decode.kernels.<op>.params.<name>" */
 
 
-static const char *const phase_names[PHASE_COUNT] = { "prompt", "decode" };
 static const char *const pin_names[] = { "none", "cores" };
-
-const char *phase_name(enum phase ph)
-{
-	return ph >= 0 && ph < PHASE_COUNT ? phase_names[ph] : "?";
-}
 
 int config_init(struct best_config *c, const struct model *m, char *err,
 		size_t errlen)
@@ -105,7 +99,7 @@ static int check_for_write(const struct best_config *c, char *err,
 		if (p->threads < 1 || (p->pin != PIN_NONE && p->pin != PIN_CORES)) {
 			snprintf(err, errlen, "phase %s: threads %d, pin %d: "
 				 "need threads >= 1 and pin none or cores",
-				 phase_names[ph], p->threads, p->pin);
+				 phase_name(ph), p->threads, p->pin);
 			return -1;
 		}
 		for (int op = 0; op < OP_COUNT; op++)
@@ -113,7 +107,7 @@ static int check_for_write(const struct best_config *c, char *err,
 					!= p->v[op]) {
 				snprintf(err, errlen, "phase %s: the variant for "
 					 "%s is not from its table",
-					 phase_names[ph], kernel_ops[op].name);
+					 phase_name(ph), kernel_ops[op].name);
 				return -1;
 			}
 	}
@@ -151,7 +145,7 @@ static json_t *config_json(const struct best_config *c)
 	put(reg, "variants", json_integer(c->registry_variants), &bad);
 	put(root, "registry", reg, &bad);
 	for (int ph = 0; ph < PHASE_COUNT; ph++)
-		put(phases, phase_names[ph], phase_json(&c->phase[ph], &bad), &bad);
+		put(phases, phase_name(ph), phase_json(&c->phase[ph], &bad), &bad);
 	put(root, "phases", phases, &bad);
 	if (c->measurements)
 		put(root, "measurements", json_incref(c->measurements), &bad);
@@ -456,8 +450,8 @@ static int read_phase(struct rd *r, const json_t *phases, int ph,
 	const char *key;
 	json_t *e;
 
-	join(path, "phases", phase_names[ph]);
-	if (member(r, phases, "phases", phase_names[ph], W_OBJECT, 1, &o) < 0 ||
+	join(path, "phases", phase_name(ph));
+	if (member(r, phases, "phases", phase_name(ph), W_OBJECT, 1, &o) < 0 ||
 	    only_keys(r, o, path, keys) < 0 ||
 	    member_int(r, o, path, "threads", 1, 1024, &p->threads) < 0 ||
 	    member(r, o, path, "pin", W_STRING, 1, &pin) < 0)
@@ -503,14 +497,14 @@ static int read_measurements(struct rd *r, const json_t *m)
 	for (int ph = 0; ph < PHASE_COUNT; ph++) {
 		char path[PATH_MAX_FIELD], f[PATH_MAX_FIELD];
 		const json_t *o, *v;
-		int rc = member(r, m, "measurements", phase_names[ph], W_OBJECT,
+		int rc = member(r, m, "measurements", phase_name(ph), W_OBJECT,
 				0, &o);
 
 		if (rc < 0)
 			return -1;
 		if (rc)
 			continue;
-		join(path, "measurements", phase_names[ph]);
+		join(path, "measurements", phase_name(ph));
 		for (size_t i = 0; i < sizeof stats / sizeof stats[0]; i++) {
 			if ((rc = member(r, o, path, stats[i], W_OBJECT, 0, &v)) < 0)
 				return -1;
@@ -723,7 +717,7 @@ int config_kernels(const struct best_config *c, enum phase ph,
 			continue;
 		if ((why = variant_unusable(v))) {
 			snprintf(err, errlen, "%s: phases.%s.kernels.%s: variant "
-				 "'%s' cannot run here: %s", file, phase_names[ph],
+				 "'%s' cannot run here: %s", file, phase_name(ph),
 				 kernel_ops[op].name, v->name, why);
 			return -1;
 		}

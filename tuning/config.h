@@ -15,12 +15,11 @@
 #include <jansson.h>
 #include "env.h"
 #include "fingerprint.h"
+#include "generate.h"
 #include "kernels.h"
 
 #define CONFIG_SCHEMA "q8tune-best-config"
 #define CONFIG_SCHEMA_VERSION 1
-
-enum phase { PHASE_PROMPT, PHASE_DECODE, PHASE_COUNT };
 
 enum pin_mode { PIN_NONE = 0, PIN_CORES = 1 };
 
@@ -56,9 +55,6 @@ struct best_config {
 	struct phase_cfg phase[PHASE_COUNT];
 	json_t *measurements;	/* owned reference, may be NULL */
 };
-
-/* "prompt" / "decode". */
-const char *phase_name(enum phase ph);
 
 /* Starts a config for this build and machine: zeroes c, fills the
  * registry signature and count, the machine fingerprint (machine_fp_get),

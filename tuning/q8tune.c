@@ -84,10 +84,9 @@ check:
 
 /* Applies a phase's threads and pinning before it runs (gen_params
  * on_phase).  Pinning only changes speed: a refusal is a warning. */
-static int on_phase(void *ctx, enum gen_phase gp, char *err, size_t errlen)
+static int on_phase(void *ctx, enum phase i, char *err, size_t errlen)
 {
 	struct q8 *q = ctx;
-	const int i = gp == GEN_PROMPT ? PHASE_PROMPT : PHASE_DECODE;
 	char why[256];
 
 	(void)err;
