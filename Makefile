@@ -9,7 +9,7 @@
 
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -Wall -Wextra -Wpointer-arith -D_GNU_SOURCE -pthread -Ibase -Ikernels -Imodel -Iharness -Ituning -Iinclude
+CFLAGS  += -std=c11 -Wall -Wextra -Wpointer-arith -D_GNU_SOURCE -pthread -Ibase -Ikernels -Imodel -Iharness -Iconfig -Ituning -Iapi -Iinclude
 LDLIBS  += -lm -pthread
 PKGS     = jansson papi hwloc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -18,7 +18,7 @@ CRIT_LIBS  := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterio
 
 B := build
 
-LIB_SRC := $(sort $(wildcard base/*.c kernels/*.c kernels/*/*.c kernels/*/*/*.c model/*.c harness/*.c harness/*/*.c tuning/*.c))
+LIB_SRC := $(sort $(wildcard base/*.c kernels/*.c kernels/*/*.c kernels/*/*/*.c model/*.c harness/*.c harness/*/*.c config/*.c tuning/*.c api/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 # the mains; ./tune's file target is tune-bin, because `make tune` is the
 # main job (build, make the default model, tune it)
@@ -85,6 +85,33 @@ tune-bin: $(B)/bin/tune
 
 tools: $(TOOLS) tune-bin
 
+# --- the library for embedders ---------------------------------------------
+# `make install PREFIX=DIR` puts the public header, the static library and
+# a pkg-config file under DIR (default /usr/local), for
+# `pkg-config --cflags --libs q8tune` (with PKG_CONFIG_PATH=DIR/lib/pkgconfig
+# for a prefix pkg-config does not search):
+#   DIR/include/q8tune.h, DIR/lib/libq8tune.a, DIR/lib/pkgconfig/q8tune.pc
+PREFIX ?= /usr/local
+.PHONY: install
+install: $(B)/libq8tune.a
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/q8tune.h $(DESTDIR)$(PREFIX)/include/q8tune.h
+	install -m 644 $(B)/libq8tune.a $(DESTDIR)$(PREFIX)/lib/libq8tune.a
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e "s|@VERSION@|$$(git describe --always 2>/dev/null || echo 0)|" \
+		api/q8tune.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/q8tune.pc
+
+# examples/embed.c built as an embedder builds it: against a prefix
+# installed under build/, with `pkg-config --cflags --libs q8tune`, i.e.
+# that prefix's include/ and libq8tune.a plus the system libraries it
+# needs; the header must also compile alone as C99 and as C++.
+EX_PREFIX := $(CURDIR)/$(B)/inst
+$(B)/embed: examples/embed.c include/q8tune.h api/q8tune.pc.in $(B)/libq8tune.a
+	@$(MAKE) -s --no-print-directory install PREFIX=$(EX_PREFIX)
+	$(CC) -std=c99 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c $(EX_PREFIX)/include/q8tune.h
+	$(CXX) -std=c++11 -Wall -Wextra -Werror -fsyntax-only -x c++ $(EX_PREFIX)/include/q8tune.h
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ examples/embed.c \
+		$$(PKG_CONFIG_PATH=$(EX_PREFIX)/lib/pkgconfig pkg-config --cflags --libs q8tune)
+
 # --- tests -----------------------------------------------------------------
 # build/unit: every tests/test_*.c in one Criterion binary.
 # build/gguf-san: the GGUF reader and its tests under ASan + UBSan.
@@ -99,7 +126,7 @@ $(B)/gguf-san: tests/test_gguf.c model/gguf.c model/gguf_write.c
 
 # The suite runs three times: as if on a CPU without AVX (scalar), on an
 # AVX2-only CPU, then with every feature this CPU has.
-test: tools $(B)/unit $(B)/gguf-san
+test: tools $(B)/unit $(B)/gguf-san $(B)/embed
 	ASAN_OPTIONS=detect_leaks=1 $(B)/gguf-san
 	Q8TUNE_CPU_MASK=scalar $(B)/unit
 	Q8TUNE_CPU_MASK=avx2 $(B)/unit

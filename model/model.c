@@ -15,17 +15,25 @@ const char *arch_name(enum arch a)
 	return a == ARCH_GEMMA ? "gemma" : "llama";
 }
 
+static const char *const weights_names[] = {
+	[WEIGHTS_Q8_0] = "q8_0", [WEIGHTS_NATIVE] = "native",
+	[WEIGHTS_F32] = "f32",
+};
+
 int weights_mode_parse(const char *s, enum weights_mode *out)
 {
-	if (!strcmp(s, "q8_0"))
-		*out = WEIGHTS_Q8_0;
-	else if (!strcmp(s, "native"))
-		*out = WEIGHTS_NATIVE;
-	else if (!strcmp(s, "f32"))
-		*out = WEIGHTS_F32;
-	else
-		return -1;
-	return 0;
+	for (int i = 0; i < (int)(sizeof weights_names / sizeof *weights_names); i++)
+		if (!strcmp(s, weights_names[i])) {
+			*out = (enum weights_mode)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *weights_mode_name(enum weights_mode w)
+{
+	return (unsigned)w < sizeof weights_names / sizeof *weights_names ?
+	       weights_names[w] : "?";
 }
 
 /* Takes ownership of buf (freed by model_free); NULL buf is an error. */

@@ -79,7 +79,9 @@ int model_load(const char *path, enum weights_mode mode, struct model **out,
 	       char *err, size_t errlen);
 void model_free(struct model *m);
 const char *arch_name(enum arch a);
+/* "q8_0", "native", "f32" <-> enum weights_mode; parse: 0, or -1. */
 int weights_mode_parse(const char *s, enum weights_mode *out);
+const char *weights_mode_name(enum weights_mode w);
 
 /* Row r of w as floats (w->cols of them). */
 void wmat_row_f32(const struct wmat *w, int r, float *out);

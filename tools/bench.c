@@ -24,7 +24,6 @@
 #include "model.h"
 #include "pool.h"
 #include "prof.h"
-#include "q8tune.h"
 #include "results.h"
 #include "roofline.h"
 
@@ -229,7 +228,7 @@ static int side_load(struct side *sd, const char *spec, int fallback,
 		sd->scratch = SCRATCH_PER_CALL;
 		return 0;
 	}
-	int have = q8_config_load(spec, fallback, m, &sd->cfg, sd->k, on_warning,
+	int have = config_load(spec, fallback, m, &sd->cfg, sd->k, on_warning,
 				  NULL, err, errlen);
 	if (have < 0)
 		return -1;
@@ -618,8 +617,7 @@ int main(int argc, char **argv)
 	FILE *pre = o.fmt == FMT_TABLE || o.fmt == FMT_MD ? stdout : stderr;
 	fprintf(pre, "bench: %s, %d layers, n_embd %d (%s), %s weights; %d threads, "
 	       "pin %s\n", arch_name(m->hp.arch), m->hp.n_layer, m->hp.n_embd,
-	       o.model, o.wmode == WEIGHTS_Q8_0 ? "q8_0" :
-	       o.wmode == WEIGHTS_F32 ? "f32" : "native", o.threads,
+	       o.model, weights_mode_name(o.wmode), o.threads,
 	       o.pin ? "cores" : "none");
 	fprintf(pre, "cpu: %s; %s\n", env.m.brand, env.hwloc_summary);
 	fprintf(pre, "counters: %s\n", counters_status(ctr));
@@ -710,8 +708,7 @@ int main(int argc, char **argv)
 	model_fp_get(m, &mfp);
 	json_t *model_j = model_fp_json(&mfp);
 	json_object_set_new(model_j, "path", json_string(o.model));
-	json_object_set_new(model_j, "weights", json_string(
-		o.wmode == WEIGHTS_Q8_0 ? "q8_0" : o.wmode == WEIGHTS_F32 ? "f32" : "native"));
+	json_object_set_new(model_j, "weights", json_string(weights_mode_name(o.wmode)));
 	json_t *cfg_j = o.ab[0] ? json_pack("{s:s,s:o,s:o}", "name", "ab", "a",
 		side_json(&sides[0]), "b", side_json(&sides[1])) : side_json(&sides[0]);
 	rec = json_pack("{s:s,s:i,s:s,s:{s:s,s:b,s:s,s:s},s:o,s:o,s:i,s:s,s:o,s:b,"

@@ -1,19 +1,14 @@
 /* infer - production inference: load a GGUF model, run a prompt, stream
- * the generated text.  Only parses flags and prints; the work is in
- * model/.  See README.md for the flags, docs/config-format.md for --config. */
-#include <errno.h>
+ * the generated text.  Only parses flags and prints; the work is the
+ * public library API (include/q8tune.h), which this file uses alone, as
+ * an embedding program would.  See README.md for the flags,
+ * docs/config-format.md for --config. */
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include "cpu.h"
-#include "generate.h"
-#include "gguf.h"
-#include "model.h"
+#include "cli.h"
 #include "q8tune.h"
-#include "tokenizer.h"
 
 static const char usage[] =
 "usage: infer --model PATH [-p TEXT] [-n N] [--threads N]\n"
@@ -24,56 +19,16 @@ static const char usage[] =
 
 struct opts {
 	const char *model, *prompt, *config;
-	int n_predict, threads, n_ctx, json, top_n, tokenize, special;
+	int threads, json, tokenize, special;
 	int config_fallback;	/* a bad config: warn, run the defaults */
-	enum weights_mode wmode;
-	struct sampler_params sp;
-	int ignore_eos;
+	enum q8_weights wmode;
+	struct q8_gen_params gp;
 };
-
-/* Prints one "infer: ..." line to stderr; returns the exit status 1. */
-static int die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("infer: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	return 1;
-}
-
-/* Strict integer / float parsing of a flag's value. */
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int parse_float(const char *s, float *out)
-{
-	char *end;
-	float v;
-
-	errno = 0;
-	v = strtof(s, &end);
-	if (errno || end == s || *end || v != v)
-		return -1;
-	*out = v;
-	return 0;
-}
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	long v;
+	char err[256];
+	double d;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -81,15 +36,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 #define NEED_VAL()                                                    \
 	do {                                                          \
 		if (!val)                                             \
-			return die("%s needs a value", a);            \
+			return cli_die("%s needs a value", a);            \
 		i++;                                                  \
 	} while (0)
 #define INT_ARG(dst, lo, hi)                                          \
 	do {                                                          \
 		NEED_VAL();                                           \
-		if (parse_long(val, lo, hi, &v))                      \
-			return die("%s: bad value '%s'", a, val);     \
-		dst = (int)v;                                         \
+		if (cli_int(a, val, lo, hi, &dst, err, sizeof err))   \
+			return cli_die("%s", err);                        \
 	} while (0)
 		if (!strcmp(a, "--model") || !strcmp(a, "-m")) {
 			NEED_VAL();
@@ -98,35 +52,33 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			NEED_VAL();
 			o->prompt = val;
 		} else if (!strcmp(a, "-n")) {
-			INT_ARG(o->n_predict, 0, 1 << 20);
+			INT_ARG(o->gp.n_predict, 0, 1 << 20);
 		} else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) {
 			INT_ARG(o->threads, 1, 1024);
 		} else if (!strcmp(a, "--ctx")) {
-			INT_ARG(o->n_ctx, 1, 1 << 20);
+			INT_ARG(o->gp.n_ctx, 1, 1 << 20);
 		} else if (!strcmp(a, "--top")) {
-			INT_ARG(o->top_n, 1, 1000);
+			INT_ARG(o->gp.top_n, 1, 1000);
 		} else if (!strcmp(a, "--top-k")) {
-			INT_ARG(o->sp.top_k, 0, 1 << 24);
+			INT_ARG(o->gp.top_k, 0, 1 << 24);
 		} else if (!strcmp(a, "--seed")) {
 			NEED_VAL();
-			char *end;
-			errno = 0;
-			o->sp.seed = strtoull(val, &end, 10);
-			if (errno || end == val || *end)
-				return die("%s: bad value '%s'", a, val);
+			if (cli_u64(a, val, UINT64_MAX, &o->gp.seed, err, sizeof err))
+				return cli_die("%s", err);
 		} else if (!strcmp(a, "--temp")) {
 			NEED_VAL();
-			if (parse_float(val, &o->sp.temp) || o->sp.temp < 0)
-				return die("%s: bad value '%s'", a, val);
+			if (cli_double(a, val, 0, 1e6, &d, err, sizeof err))
+				return cli_die("%s", err);
+			o->gp.temp = (float)d;
 		} else if (!strcmp(a, "--top-p")) {
 			NEED_VAL();
-			if (parse_float(val, &o->sp.top_p) || o->sp.top_p <= 0 ||
-			    o->sp.top_p > 1)
-				return die("%s: bad value '%s' (0 < p <= 1)", a, val);
+			if (cli_double(a, val, 1e-9, 1, &d, err, sizeof err))
+				return cli_die("%s", err);
+			o->gp.top_p = (float)d;
 		} else if (!strcmp(a, "--weights")) {
 			NEED_VAL();
-			if (weights_mode_parse(val, &o->wmode))
-				return die("--weights: '%s' is not q8_0, native or f32", val);
+			if (q8_weights_parse(val, &o->wmode))
+				return cli_die("--weights: '%s' is not q8_0, native or f32", val);
 		} else if (!strcmp(a, "--config")) {
 			NEED_VAL();
 			o->config = val;
@@ -139,22 +91,22 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		} else if (!strcmp(a, "--no-special")) {
 			o->special = 0;
 		} else if (!strcmp(a, "--ignore-eos")) {
-			o->ignore_eos = 1;
+			o->gp.ignore_eos = 1;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			fputs(usage, stdout);
 			exit(0);
 		} else {
-			return die("unknown argument '%s' (see --help)", a);
+			return cli_die("unknown argument '%s' (see --help)", a);
 		}
 #undef INT_ARG
 #undef NEED_VAL
 	}
 	if (!o->model)
-		return die("--model is required (see --help)");
-	if (o->top_n && !o->json)
-		return die("--top needs --json");
+		return cli_die("--model is required (see --help)");
+	if (o->gp.top_n && !o->json)
+		return cli_die("--top needs --json");
 	if (o->config_fallback && !o->config)
-		return die("--config-fallback needs --config");
+		return cli_die("--config-fallback needs --config");
 	return 0;
 }
 
@@ -205,7 +157,7 @@ static char *utf8_clean(const char *s, size_t n)
 }
 
 struct stream {
-	const struct tokenizer *tok;
+	const struct q8 *q;
 	struct buf text;
 	int json;
 };
@@ -214,7 +166,7 @@ static void on_token(void *ctx, int32_t id)
 {
 	struct stream *st = ctx;
 	char piece[256];
-	int n = tok_piece(st->tok, id, 0, piece, sizeof piece);
+	int n = q8_token_piece(st->q, id, piece, sizeof piece);
 
 	if (n <= 0)
 		return;
@@ -234,9 +186,25 @@ static json_t *int_array(const int32_t *v, int n)
 	return a;
 }
 
-static int print_json(const struct opts *o, const int32_t *prompt,
-		      int n_prompt, const struct gen_result *r,
-		      const struct stream *st)
+static json_t *top_json(const struct q8_result *r)
+{
+	json_t *top = json_array();
+
+	for (int i = 0; i < r->n; i++) {
+		json_t *step = json_array();
+		for (int k = 0; k < r->top_n; k++) {
+			size_t at = (size_t)i * r->top_n + k;
+			json_array_append_new(step, json_pack("{s:i,s:f}",
+				"id", (json_int_t)r->top_id[at],
+				"logit", (double)r->top_logit[at]));
+		}
+		json_array_append_new(top, step);
+	}
+	return top;
+}
+
+static int print_json(const int32_t *prompt, int n_prompt,
+		      const struct q8_result *r, const struct stream *st)
 {
 	json_t *root = json_object(), *tim = json_object();
 	char *text = utf8_clean(st->text.p ? st->text.p : "", st->text.n);
@@ -254,20 +222,8 @@ static int print_json(const struct opts *o, const int32_t *prompt,
 	json_object_set_new(tim, "decode_tokens_per_s",
 			    json_real(dec_per > 0 ? 1e3 / dec_per : 0));
 	json_object_set_new(root, "timings", tim);
-	if (o->top_n) {
-		json_t *top = json_array();
-		for (int i = 0; i < r->n; i++) {
-			json_t *step = json_array();
-			for (int k = 0; k < o->top_n; k++) {
-				size_t at = (size_t)i * o->top_n + k;
-				json_array_append_new(step, json_pack("{s:i,s:f}",
-					"id", (json_int_t)r->top_id[at],
-					"logit", (double)r->top_logit[at]));
-			}
-			json_array_append_new(top, step);
-		}
-		json_object_set_new(root, "top", top);
-	}
+	if (r->top_n)
+		json_object_set_new(root, "top", top_json(r));
 	free(text);
 	int rc = json_dumpf(root, stdout, JSON_COMPACT | JSON_REAL_PRECISION(9));
 	fputc('\n', stdout);
@@ -275,27 +231,27 @@ static int print_json(const struct opts *o, const int32_t *prompt,
 	return rc;
 }
 
-static int run_tokenize(const struct opts *o)
+/* The prompt's ids (malloc'd, *n of them), or NULL. */
+static int32_t *tokenize(const struct q8 *q, const struct opts *o, int *n)
 {
-	char err[512];
-	struct gguf *g;
-	struct tokenizer *tok;
-	int rc = 1;
-
-	if (gguf_open(o->model, &g, err, sizeof err) < 0)
-		return die("%s", err);
-	if (tok_create(g, &tok, err, sizeof err) < 0) {
-		die("%s", err);
-		goto close_gguf;
-	}
 	size_t len = strlen(o->prompt);
-	int n = tok_encode(tok, o->prompt, len, 1, o->special, NULL, 0);
-	int32_t *ids = n >= 0 ? malloc(sizeof(int32_t) * (size_t)(n + 1)) : NULL;
-	if (!ids) {
-		die("out of memory tokenizing");
-		goto free_tok;
-	}
-	tok_encode(tok, o->prompt, len, 1, o->special, ids, n);
+	int32_t *ids;
+
+	*n = q8_tokenize(q, o->prompt, len, 1, o->special, NULL, 0);
+	ids = *n > 0 ? malloc(sizeof(int32_t) * (size_t)*n) : NULL;
+	if (ids)
+		q8_tokenize(q, o->prompt, len, 1, o->special, ids, *n);
+	return ids;
+}
+
+/* --tokenize: the prompt's ids, space-separated or as JSON. */
+static int print_tokens(const struct q8 *q, const struct opts *o)
+{
+	int n;
+	int32_t *ids = tokenize(q, o, &n);
+
+	if (!ids && n != 0)
+		return cli_die("cannot tokenize the prompt");
 	if (o->json) {
 		json_t *root = json_pack("{s:o}", "tokens", int_array(ids, n));
 		json_dumpf(root, stdout, JSON_COMPACT);
@@ -306,71 +262,64 @@ static int run_tokenize(const struct opts *o)
 	}
 	putchar('\n');
 	free(ids);
-	rc = 0;
-free_tok:
-	tok_free(tok);
-close_gguf:
-	gguf_close(g);
-	return rc;
+	return 0;
 }
 
 static void on_warning(void *ctx, const char *line)
 {
 	(void)ctx;
-	fprintf(stderr, "infer: warning: %s\n", line);
+	cli_warn("%s", line);
 }
 
-int main(int argc, char **argv)
+/* The one-line timing summary on stderr. */
+static void print_summary(const struct q8 *q, const struct opts *o,
+			  int n_prompt, const struct q8_result *r)
 {
-	struct opts o = {
-		.prompt = "Once upon a time", .n_predict = 48, .special = 1,
-		.wmode = WEIGHTS_Q8_0,
-		.sp = { .temp = 0.0f, .top_k = 40, .top_p = 0.95f, .seed = 42 },
-	};
+	struct q8_model_info mi;
+	struct q8_info in;
+	double per = r->n > 1 ? r->decode_ms / (r->n - 1) : 0.0;
+	char thr[48];
+
+	q8_model_info(q, &mi);
+	q8_info(q, &in);
+	if (in.threads[Q8_PHASE_PROMPT] == in.threads[Q8_PHASE_DECODE])
+		snprintf(thr, sizeof thr, "%d threads", in.threads[Q8_PHASE_PROMPT]);
+	else
+		snprintf(thr, sizeof thr, "%d/%d threads (prompt/decode)",
+			 in.threads[Q8_PHASE_PROMPT], in.threads[Q8_PHASE_DECODE]);
+	fprintf(stderr, "infer: %s, %s weights, %s%s%s | prompt: %d tokens "
+		"in %.2f ms (%.1f tok/s) | decode: %d tokens, %.3f ms/token "
+		"(%.1f tok/s)\n", mi.arch, q8_weights_name(o->wmode), thr,
+		in.have_config ? ", config " : "",
+		in.have_config ? o->config : "", n_prompt, r->prompt_ms,
+		r->prompt_ms > 0 ? n_prompt * 1e3 / r->prompt_ms : 0.0,
+		r->n > 0 ? r->n - 1 : 0, per, per > 0 ? 1e3 / per : 0.0);
+}
+
+/* Generates from the prompt, streaming or as JSON. */
+static int run(struct q8 *q, const struct opts *o)
+{
+	struct stream st = { .q = q, .json = o->json };
+	struct q8_result r;
+	struct q8_info in;
 	char err[1024];
-	struct q8 *q = NULL;
-	struct gen_result r;
-	int32_t *prompt = NULL;
-	int rc = 1;
+	int n_prompt, rc = 1;
+	int32_t *prompt = tokenize(q, o, &n_prompt);
 
-	if (parse_args(argc, argv, &o))
-		return 1;
-	if (cpu_get()->mask_bad)
-		fprintf(stderr, "infer: warning: Q8TUNE_CPU_MASK=%s names an "
-			"unknown feature; running scalar-only\n", cpu_get()->mask_name);
-	if (o.tokenize)
-		return run_tokenize(&o);
-	const struct q8_opts qo = { .model = o.model, .weights = o.wmode,
-		.config = o.config, .config_fallback = o.config_fallback,
-		.threads = o.threads, .warn = on_warning };
-	if (q8_open(&qo, &q, err, sizeof err) < 0)
-		return die("%s", err);
-	const struct model *m = q8_model(q);
-	const struct q8_info *in = q8_info(q);
-	if (in->prep.made)
+	q8_info(q, &in);
+	if (in.prep_mb > 0)
 		fprintf(stderr, "infer: %s: weights repacked: %.1f MB in %.1f ms\n",
-			in->prep_desc, in->prep.made / 1e6, in->prep.ms);
-
-	size_t len = strlen(o.prompt);
-	int n_prompt = tok_encode(m->tok, o.prompt, len, 1, o.special, NULL, 0);
-	prompt = n_prompt > 0 ? malloc(sizeof(int32_t) * (size_t)n_prompt) : NULL;
-	if (!prompt) {
-		die("cannot tokenize the prompt");
-		goto out;
-	}
-	tok_encode(m->tok, o.prompt, len, 1, o.special, prompt, n_prompt);
-
-	struct gen_params gp = { .n_predict = o.n_predict, .ignore_eos = o.ignore_eos,
-		.eos = tok_eos(m->tok), .top_n = o.top_n, .sp = o.sp };
-	struct stream st = { .tok = m->tok, .json = o.json };
-	if (q8_generate(q, prompt, n_prompt, o.n_ctx, &gp, on_token, &st, &r, err,
+			in.prep_desc, in.prep_mb, in.prep_ms);
+	if (!prompt)
+		return cli_die("cannot tokenize the prompt");
+	if (q8_generate(q, prompt, n_prompt, &o->gp, on_token, &st, &r, err,
 			sizeof err) < 0) {
-		die("%s", err);
+		cli_die("%s", err);
 		goto out;
 	}
-	if (o.json) {
-		if (print_json(&o, prompt, n_prompt, &r, &st) < 0)
-			die("cannot write JSON to stdout");
+	if (o->json) {
+		if (print_json(prompt, n_prompt, &r, &st) < 0)
+			cli_die("cannot write JSON to stdout");
 		else
 			rc = 0;
 	} else {
@@ -378,25 +327,33 @@ int main(int argc, char **argv)
 		fflush(stdout);	/* the text ends before the summary on stderr */
 		rc = 0;
 	}
-	double per = r.n > 1 ? r.decode_ms / (r.n - 1) : 0.0;
-	char thr[48];
-	if (in->threads[PHASE_PROMPT] == in->threads[PHASE_DECODE])
-		snprintf(thr, sizeof thr, "%d threads", in->threads[PHASE_PROMPT]);
-	else
-		snprintf(thr, sizeof thr, "%d/%d threads (prompt/decode)",
-			 in->threads[PHASE_PROMPT], in->threads[PHASE_DECODE]);
-	fprintf(stderr, "infer: %s, %s weights, %s%s%s | prompt: %d tokens "
-		"in %.2f ms (%.1f tok/s) | decode: %d tokens, %.3f ms/token "
-		"(%.1f tok/s)\n", arch_name(m->hp.arch),
-		o.wmode == WEIGHTS_Q8_0 ? "q8_0" : o.wmode == WEIGHTS_F32 ? "f32" : "native",
-		thr, in->have_config ? ", config " : "",
-		in->have_config ? o.config : "", n_prompt, r.prompt_ms,
-		r.prompt_ms > 0 ? n_prompt * 1e3 / r.prompt_ms : 0.0,
-		r.n > 0 ? r.n - 1 : 0, per, per > 0 ? 1e3 / per : 0.0);
-	gen_result_free(&r);
-	free(st.text.p);
+	print_summary(q, o, n_prompt, &r);
+	q8_result_free(&r);
 out:
+	free(st.text.p);
 	free(prompt);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .prompt = "Once upon a time", .special = 1,
+			  .wmode = Q8_WEIGHTS_Q8_0 };
+	char err[1024];
+	struct q8 *q;
+	int rc;
+
+	cli_set_prog("infer");
+	q8_gen_params_init(&o.gp);
+	if (parse_args(argc, argv, &o))
+		return 1;
+	const struct q8_opts qo = { .model = o.model, .weights = o.wmode,
+		.config = o.config, .config_fallback = o.config_fallback,
+		.threads = o.threads, .vocab_only = o.tokenize,
+		.warn = on_warning };
+	if (q8_open(&qo, &q, err, sizeof err) < 0)
+		return cli_die("%s", err);
+	rc = o.tokenize ? print_tokens(q, &o) : run(q, &o);
 	q8_close(q);
 	return rc;
 }

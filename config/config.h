@@ -99,6 +99,24 @@ int config_check(const struct best_config *c, const struct machine_fp *here,
 int config_kernels(const struct best_config *c, enum phase ph,
 		   struct kernels *k, char *err, size_t errlen);
 
-/* Fault injection for the write path: atomic_fault_set (model/atomic.h). */
+/* Fault injection for the write path: atomic_fault_set (base/file.h). */
+
+/* Receives one warning line (no '\n'). */
+typedef void (*config_warn_fn)(void *ctx, const char *line);
+
+/* Formats one line and passes it to warn (nothing when warn is NULL). */
+void config_warnf(config_warn_fn warn, void *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* A config file made ready for use on model m, for ./infer (through the
+ * library API) and for tools that compare configurations on one loaded
+ * model (./bench): reads and validates path into c, warns through warn
+ * about machine, model and registry differences against m, and fills
+ * k[phase].  Returns 1 (c in use: config_free it), 0 (fallback: a bad
+ * file under fallback was warned about; k holds the defaults), or -1
+ * with a message naming the file and field. */
+int config_load(const char *path, int fallback, const struct model *m,
+		struct best_config *c, struct kernels k[PHASE_COUNT],
+		config_warn_fn warn, void *warn_ctx, char *err, size_t errlen);
 
 #endif

@@ -725,3 +725,63 @@ int config_kernels(const struct best_config *c, enum phase ph,
 	}
 	return 0;
 }
+
+/* --- loading for use -------------------------------------------------------- */
+
+/* One warning line through warn (nothing when warn is NULL). */
+void config_warnf(config_warn_fn warn, void *ctx, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	if (!warn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	warn(ctx, line);
+}
+
+/* Passes each line of a '\n'-joined list to warn. */
+static void warn_lines(config_warn_fn warn, void *ctx, const char *w)
+{
+	while (*w) {
+		size_t n = strcspn(w, "\n");
+		config_warnf(warn, ctx, "%.*s", (int)n, w);
+		w += n + (w[n] == '\n');
+	}
+}
+
+int config_load(const char *path, int fallback, const struct model *m,
+		   struct best_config *c, struct kernels k[PHASE_COUNT],
+		   config_warn_fn warn, void *warn_ctx, char *err, size_t errlen)
+{
+	struct machine_fp here;
+	struct model_fp mfp;
+	char w[2048], why[256];
+	int have_here;
+
+	if (config_read(path, cpu_get()->features, c, err, errlen) == 0) {
+		if (config_kernels(c, PHASE_PROMPT, &k[PHASE_PROMPT], err, errlen) == 0 &&
+		    config_kernels(c, PHASE_DECODE, &k[PHASE_DECODE], err, errlen) == 0)
+			goto check;
+		config_free(c);
+	}
+	if (!fallback)
+		return -1;
+	config_warnf(warn, warn_ctx, "%s; running with the default kernels", err);
+	if (kernels_default(&k[PHASE_PROMPT], err, errlen) < 0)
+		return -1;
+	k[PHASE_DECODE] = k[PHASE_PROMPT];
+	return 0;
+
+check:
+	have_here = machine_fp_get(&here, why, sizeof why) == 0;
+	if (!have_here)
+		config_warnf(warn, warn_ctx, "machine not checked against %s: %s", path,
+		      why);
+	model_fp_get(m, &mfp);
+	if (config_check(c, have_here ? &here : NULL, &mfp, w, sizeof w))
+		warn_lines(warn, warn_ctx, w);
+	return 1;
+}
