@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "file.h"
+#include "fingerprint.h"
+#include "model.h"
 #include "results.h"
 
 /* A number, or null where it is undefined (sd and cv of one sample). */
@@ -71,6 +73,176 @@ json_t *bench_row_json(const struct bench_row *r)
 	if (o)
 		json_object_set_new(o, "stop", json_string(stop_names[r->stop]));
 	return o;
+}
+
+/* --- the run record --------------------------------------------------------- */
+
+static json_t *kernels_json(const struct kernels *k)
+{
+	json_t *o = json_object();
+
+	for (int op = 0; o && op < OP_COUNT; op++)
+		json_object_set_new(o, kernel_ops[op].name,
+				    json_string(k->v[op]->name));
+	return o;
+}
+
+json_t *run_setup_json(const struct run_setup *s)
+{
+	return json_pack("{s:s,s:o,s:o,s:i,s:i,s:s}", "name", s->name,
+			 "prompt_kernels", kernels_json(s->k[PHASE_PROMPT]),
+			 "decode_kernels", kernels_json(s->k[PHASE_DECODE]),
+			 "prompt_threads", s->threads[PHASE_PROMPT],
+			 "decode_threads", s->threads[PHASE_DECODE],
+			 "scratch", scratch_mode_name(s->scratch));
+}
+
+double row_floor_ms(const struct run_floors *f, const struct bench_row *r,
+		    int threads)
+{
+	const double macs = r->kind == ROW_TG ? 0 : f->macs * r->n_tokens;
+
+	return roofline_floor_ms(f->r, threads, f->bytes, macs);
+}
+
+json_t *row_json(const struct bench_row *r, const struct run_floors *f,
+		 int threads)
+{
+	json_t *o = bench_row_json(r);
+
+	if (o && f->r) {
+		const double floor = row_floor_ms(f, r, threads);
+		json_object_set_new(o, "floor_ms", json_real(floor));
+		json_object_set_new(o, "pct_of_floor",
+				    json_real(100 * floor / r->st.median));
+	}
+	return o;
+}
+
+double prof_roof_pct(const struct prof_row *p, const struct roofline *r,
+		     int threads)
+{
+	return 100 * roofline_floor_ms(r, threads, p->bytes,
+				       p->int8 ? p->macs : 0) / (p->ns * 1e-6);
+}
+
+json_t *profile_json(const char *test, const struct prof *p, double overhead,
+		     const struct roofline *r, int threads)
+{
+	const double passes = p->passes ? (double)p->passes : 1;
+	json_t *rows = json_array();
+	double sum_ns = 0;
+
+	for (int i = 0; rows && i < PROF_COUNT; i++) {
+		const struct prof_row *pr = &p->r[i];
+		json_t *o;
+
+		if (!pr->calls)
+			continue;
+		sum_ns += pr->ns;
+		o = json_pack("{s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:b}",
+			"op", prof_op_name(i), "calls_per_pass", pr->calls / passes,
+			"ms_per_pass", pr->ns / passes / 1e6,
+			"share", pr->ns / p->pass_ns, "bytes_per_pass", pr->bytes / passes,
+			"macs_per_pass", pr->macs / passes, "gb_s", pr->bytes / pr->ns,
+			"gmac_s", pr->macs / pr->ns, "int8", pr->int8);
+		if (o && r)
+			json_object_set_new(o, "pct_of_roof",
+					    json_real(prof_roof_pct(pr, r, threads)));
+		json_array_append_new(rows, o);
+	}
+	return json_pack("{s:s,s:I,s:f,s:f,s:f,s:o}", "test", test,
+			 "passes", (json_int_t)p->passes,
+			 "pass_ms", p->pass_ns / passes / 1e6,
+			 "sum_of_ops_share", sum_ns / p->pass_ns,
+			 "overhead", overhead, "ops", rows);
+}
+
+json_t *bench_ab_json(const struct bench_ab *ab)
+{
+	return json_pack("{s:o,s:o,s:f,s:f,s:f,s:f,s:f,s:b,s:b}",
+			 "a", bench_row_json(&ab->a), "b", bench_row_json(&ab->b),
+			 "ratio_b_over_a", ab->ratio, "ratio_ci_lo", ab->ratio_lo,
+			 "ratio_ci_hi", ab->ratio_hi, "mann_whitney_p", ab->p,
+			 "mann_whitney_u", ab->u, "significant", ab->significant,
+			 "practical", ab->practical);
+}
+
+json_t *counters_json(struct counters *c)
+{
+	struct ctr_avail a;
+
+	counters_avail(c, &a);
+	return json_pack("{s:b,s:b,s:b,s:s,s:s,s:s,s:s}", "hardware", a.hw,
+			 "software", a.sw, "rusage", a.rusage, "hardware_why",
+			 a.hw_why, "software_why", a.sw_why, "papi_version",
+			 a.papi_version, "status", counters_status(c));
+}
+
+/* {fingerprint..., path, weights} */
+static json_t *model_json(const struct model *m, const char *path)
+{
+	struct model_fp mfp;
+	json_t *o;
+
+	model_fp_get(m, &mfp);
+	o = model_fp_json(&mfp);
+	if (o) {
+		json_object_set_new(o, "path", json_string(path));
+		json_object_set_new(o, "weights",
+				    json_string(weights_mode_name(m->wmode)));
+	}
+	return o;
+}
+
+static json_t *int_array(const int *v, int n)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; a && i < n; i++)
+		json_array_append_new(a, json_integer(v[i]));
+	return a;
+}
+
+json_t *run_record(const struct run_info *ri)
+{
+	const struct env_info *e = ri->env;
+	const struct bench_spec *sp = ri->sp;
+	json_t *cfg = ri->setup[1] ?
+		json_pack("{s:s,s:o,s:o}", "name", "ab",
+			  "a", run_setup_json(ri->setup[0]),
+			  "b", run_setup_json(ri->setup[1])) :
+		run_setup_json(ri->setup[0]);
+	json_t *rec = json_pack("{s:s,s:i,s:s,s:{s:s,s:b,s:s,s:s},s:o,s:o,s:i,"
+		"s:s,s:o,s:b,s:o,s:o,s:{s:i,s:i,s:i,s:f,s:f,s:i},s:O}",
+		"schema", RUN_SCHEMA, "schema_version", RUN_SCHEMA_VERSION,
+		"time", ri->when,
+		"tool", "git_rev", e->git_rev, "dirty", e->git_dirty,
+		"compiler", e->compiler, "cflags", e->cflags,
+		"env", env_json(e), "counters", counters_json(ri->ctr),
+		"threads", ri->threads, "pin", ri->pin ? "cores" : "none",
+		"cpus_seen", int_array(ri->cpus_seen, ri->n_cpus),
+		"cpu_moved", ri->cpu_moved,
+		"model", model_json(ri->m, ri->model_path), "config", cfg,
+		"spec", "n_prompt", sp->n_prompt, "n_gen", sp->n_gen,
+		"min_reps", sp->min_reps, "budget_ms", sp->budget_ms,
+		"ci_target", sp->ci_target, "warmup", sp->warmup,
+		"rows", ri->rows);
+
+	if (!rec)
+		return NULL;
+	if (json_array_size(ri->ab))
+		json_object_set(rec, "ab", ri->ab);
+	if (json_array_size(ri->profile))
+		json_object_set(rec, "profile", ri->profile);
+	if (ri->floors && ri->floors->r) {
+		const struct roofline *r = ri->floors->r;
+		json_object_set_new(rec, "roofline", json_pack("{s:s,s:s,s:f,s:f}",
+			"key", ri->roof_key, "measured_at", r->measured_at,
+			"bandwidth_gbs", r->bw.best[ri->threads],
+			"int8_gmacs", roofline_int8_peak(r, ri->threads, NULL)));
+	}
+	return rec;
 }
 
 /* Cuts a torn last line (one without its '\n') off fd (open for

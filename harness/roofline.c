@@ -340,6 +340,16 @@ double roofline_int8_peak(const struct roofline *r, int threads,
 	return g;
 }
 
+double roofline_floor_ms(const struct roofline *r, int threads, double bytes,
+			 double macs)
+{
+	const double t_mem = bytes / (r->bw.best[threads] * 1e9);
+	const double t_mac = macs > 0 ?
+		macs / (roofline_int8_peak(r, threads, NULL) * 1e9) : 0;
+
+	return 1e3 * (t_mem > t_mac ? t_mem : t_mac);
+}
+
 /* --- the results file --------------------------------------------------- */
 
 /* {"best": [...], "median": [...]} over threads 1..n; NULL if a value is

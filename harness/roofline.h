@@ -91,4 +91,13 @@ int roofline_load(const char *path, const char *key, struct roofline *r,
 double roofline_int8_peak(const struct roofline *r, int threads,
 			  enum roof_isa *which);
 
+/* The floor in ms of work that moves bytes and does int8 macs at
+ * threads threads: the longer of bytes at the bandwidth roof and macs at
+ * the int8 peak.  A decode step's floor is its weight bytes (macs 0: it
+ * is bandwidth-bound); a prompt batch of n tokens multiplies every
+ * weight by n tokens (macs = n x the weights' MACs).  threads must be in
+ * 1..r->max_threads. */
+double roofline_floor_ms(const struct roofline *r, int threads, double bytes,
+			 double macs);
+
 #endif

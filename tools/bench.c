@@ -3,14 +3,10 @@
  * comparisons, the machine roofline, and one JSON record per run appended
  * to results/runs.jsonl.  Parses flags and prints; the measuring is
  * harness/, the model is model/. */
-#include <errno.h>
 #include <getopt.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include "bench.h"
 #include "cli.h"
@@ -19,7 +15,6 @@
 #include "counters.h"
 #include "cpu.h"
 #include "env.h"
-#include "fingerprint.h"
 #include "generate.h"
 #include "model.h"
 #include "pool.h"
@@ -195,10 +190,8 @@ static void print_roofline(const struct roofline *r, const char *key)
 
 /* A named side of the run: kernels for pp and tg, threads, scratch. */
 struct side {
-	const char *name;
+	struct run_setup su;	/* su.k[] point at k[] */
 	struct kernels k[PHASE_COUNT];
-	int threads[PHASE_COUNT];	/* 0: --threads */
-	int scratch;
 	int has_config;
 	struct best_config cfg;
 };
@@ -206,14 +199,16 @@ struct side {
 static void on_warning(void *ctx, const char *line)
 {
 	(void)ctx;
-	fprintf(stderr, "bench: warning: %s\n", line);
+	cli_warn("%s", line);
 }
 
 static int side_load(struct side *sd, const char *spec, int fallback,
 		     const struct model *m, char *err, size_t errlen)
 {
 	memset(sd, 0, sizeof *sd);
-	sd->name = spec;
+	sd->su.name = spec;
+	for (int ph = 0; ph < PHASE_COUNT; ph++)
+		sd->su.k[ph] = &sd->k[ph];
 	if (!strcmp(spec, "scalar")) {
 		kernels_reference(&sd->k[PHASE_PROMPT]);
 		kernels_reference(&sd->k[PHASE_DECODE]);
@@ -225,37 +220,17 @@ static int side_load(struct side *sd, const char *spec, int fallback,
 	if (!strcmp(spec, "default"))
 		return 0;
 	if (!strcmp(spec, "per_call")) {
-		sd->scratch = SCRATCH_PER_CALL;
+		sd->su.scratch = SCRATCH_PER_CALL;
 		return 0;
 	}
 	int have = config_load(spec, fallback, m, &sd->cfg, sd->k, on_warning,
-				  NULL, err, errlen);
+			       NULL, err, errlen);
 	if (have < 0)
 		return -1;
 	sd->has_config = have;
 	for (int ph = 0; have && ph < PHASE_COUNT; ph++)
-		sd->threads[ph] = sd->cfg.phase[ph].threads;
+		sd->su.threads[ph] = sd->cfg.phase[ph].threads;
 	return 0;
-}
-
-static json_t *kernels_json(const struct kernels *k)
-{
-	json_t *o = json_object();
-
-	for (int op = 0; op < OP_COUNT; op++)
-		json_object_set_new(o, kernel_ops[op].name,
-				    json_string(k->v[op]->name));
-	return o;
-}
-
-static json_t *side_json(const struct side *sd)
-{
-	return json_pack("{s:s,s:o,s:o,s:i,s:i,s:s}", "name", sd->name,
-			 "prompt_kernels", kernels_json(&sd->k[PHASE_PROMPT]),
-			 "decode_kernels", kernels_json(&sd->k[PHASE_DECODE]),
-			 "prompt_threads", sd->threads[PHASE_PROMPT],
-			 "decode_threads", sd->threads[PHASE_DECODE],
-			 "scratch", scratch_mode_name(sd->scratch));
 }
 
 static void setup_of(const struct side *sd, enum bench_kind kind,
@@ -263,31 +238,11 @@ static void setup_of(const struct side *sd, enum bench_kind kind,
 {
 	const int ph = kind == ROW_PP ? PHASE_PROMPT : PHASE_DECODE;
 
-	*su = (struct bench_setup){ &sd->k[ph], sd->threads[ph], sd->scratch };
+	*su = (struct bench_setup){ &sd->k[ph], sd->su.threads[ph],
+				    sd->su.scratch };
 }
 
 /* --- printing ------------------------------------------------------------ */
-
-struct floors {
-	int have;		/* a roofline for this machine */
-	double bytes, macs;	/* weights per token */
-	const struct roofline *r;
-};
-
-/* The floor of a row in ms: decode reads every weight once per token;
- * a prompt batch multiplies every weight by every token. */
-static double row_floor(const struct floors *f, const struct bench_row *r,
-			int threads)
-{
-	const double bw = f->r->bw.best[threads] * 1e9;
-	const double peak = roofline_int8_peak(f->r, threads, NULL) * 1e9;
-	double t_mem = f->bytes / bw, t_mac;
-
-	if (r->kind == ROW_TG)
-		return 1e3 * t_mem;
-	t_mac = f->macs * r->n_tokens / peak;
-	return 1e3 * (t_mem > t_mac ? t_mem : t_mac);
-}
 
 static const char *warn_str(unsigned w, char *buf, size_t cap)
 {
@@ -312,23 +267,23 @@ static void print_rows_header(enum fmt f)
 }
 
 static void print_row(enum fmt f, const struct bench_row *r,
-		      const struct floors *fl, int threads)
+		      const struct run_floors *fl, int threads)
 {
 	char test[32], wbuf[64], ci[48], floor_s[24] = "-", pct_s[24] = "-";
 	const char *w = warn_str(r->warn, wbuf, sizeof wbuf);
 
 	bench_row_test(r, test, sizeof test);
 	snprintf(ci, sizeof ci, "[%.3f, %.3f]", r->st.ci_lo, r->st.ci_hi);
-	if (fl->have) {
-		const double floor = row_floor(fl, r, threads);
+	if (fl->r) {
+		const double floor = row_floor_ms(fl, r, threads);
 		snprintf(floor_s, sizeof floor_s, "%.3f", floor);
 		snprintf(pct_s, sizeof pct_s, "%.1f%%", 100 * floor / r->st.median);
 	}
 	if (f == FMT_CSV)
 		printf("%s,%d,%.6g,%.6g,%.6g,%.6g,%.4f,%.6g,%s,%s,%s\n", test,
 		       r->n, r->st.median, r->st.mad, r->st.ci_lo, r->st.ci_hi,
-		       r->st.cv, r->tok_s, fl->have ? floor_s : "",
-		       fl->have ? pct_s : "", w);
+		       r->st.cv, r->tok_s, fl->r ? floor_s : "",
+		       fl->r ? pct_s : "", w);
 	else if (f == FMT_MD)
 		printf("| %s | %d | %.3f %s | %.3f | %s | %.1f | %s | %s | %s |\n",
 		       test, r->n, r->st.median, r->kind == ROW_PP ? "ms" : "ms/tok",
@@ -339,83 +294,39 @@ static void print_row(enum fmt f, const struct bench_row *r,
 		       pct_s, w);
 }
 
-static json_t *row_json_floor(const struct bench_row *r,
-			      const struct floors *fl, int threads)
-{
-	json_t *o = bench_row_json(r);
-
-	if (fl->have) {
-		const double floor = row_floor(fl, r, threads);
-		json_object_set_new(o, "floor_ms", json_real(floor));
-		json_object_set_new(o, "pct_of_floor",
-				    json_real(100 * floor / r->st.median));
-	}
-	return o;
-}
-
-/* % of the roof of one profile row: the time its bytes take at the
- * bandwidth roof, or its int8 MACs at the peak, whichever is longer,
- * over the time measured. */
-static double prof_roof_pct(const struct prof_row *p, const struct floors *fl,
-			    int threads)
-{
-	const double t_mem = p->bytes / (fl->r->bw.best[threads] * 1e9);
-	const double t_mac = p->int8 ? p->macs /
-		(roofline_int8_peak(fl->r, threads, NULL) * 1e9) : 0;
-
-	return 100 * (t_mem > t_mac ? t_mem : t_mac) / (p->ns * 1e-9);
-}
-
-static json_t *print_profile(enum fmt f, const char *test, const struct prof *p,
-			     double overhead, const struct floors *fl,
-			     int threads)
+/* The profile table of one row (table and md formats). */
+static void print_profile(const char *test, const struct prof *p,
+			  double overhead, const struct roofline *roof,
+			  int threads)
 {
 	const double passes = p->passes ? (double)p->passes : 1;
 	const double pass_ms = p->pass_ns / passes / 1e6;
-	json_t *rows = json_array();
 	double sum_ns = 0;
 
-	if (f != FMT_JSON) {
-		printf("\nprofile %s: %llu profiled passes, %.3f ms per pass; profiling "
-		       "overhead %+.1f%% (profiled vs plain samples, interleaved)\n",
-		       test, (unsigned long long)p->passes, pass_ms, 100 * overhead);
-		printf("%-16s %9s %10s %7s %12s %12s %8s %8s %8s\n", "op", "calls",
-		       "ms/pass", "share", "bytes/pass", "MACs/pass", "GB/s",
-		       "GMAC/s", "% roof");
-	}
+	printf("\nprofile %s: %llu profiled passes, %.3f ms per pass; profiling "
+	       "overhead %+.1f%% (profiled vs plain samples, interleaved)\n",
+	       test, (unsigned long long)p->passes, pass_ms, 100 * overhead);
+	printf("%-16s %9s %10s %7s %12s %12s %8s %8s %8s\n", "op", "calls",
+	       "ms/pass", "share", "bytes/pass", "MACs/pass", "GB/s",
+	       "GMAC/s", "% roof");
 	for (int i = 0; i < PROF_COUNT; i++) {
 		const struct prof_row *r = &p->r[i];
+		char roof_s[16] = "-";
+
 		if (!r->calls)
 			continue;
-		const double gbs = r->bytes / r->ns, gmacs = r->macs / r->ns;
-		const double roof = fl->have ? prof_roof_pct(r, fl, threads) : NAN;
 		sum_ns += r->ns;
-		char roof_s[16] = "-";
-		if (fl->have)
-			snprintf(roof_s, sizeof roof_s, "%.1f%%", roof);
-		if (f != FMT_JSON)
-			printf("%-16s %9.0f %10.3f %6.1f%% %12.3g %12.3g %8.2f %8.2f %8s\n",
-			       prof_op_name(i), r->calls / passes, r->ns / passes / 1e6,
-			       100 * r->ns / p->pass_ns, r->bytes / passes,
-			       r->macs / passes, gbs, gmacs, roof_s);
-		json_array_append_new(rows, json_pack("{s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:b}",
-			"op", prof_op_name(i), "calls_per_pass", r->calls / passes,
-			"ms_per_pass", r->ns / passes / 1e6,
-			"share", r->ns / p->pass_ns, "bytes_per_pass", r->bytes / passes,
-			"macs_per_pass", r->macs / passes, "gb_s", gbs, "gmac_s", gmacs,
-			"int8", r->int8));
-		if (fl->have)
-			json_object_set_new(json_array_get(rows, json_array_size(rows) - 1),
-					    "pct_of_roof", json_real(roof));
+		if (roof)
+			snprintf(roof_s, sizeof roof_s, "%.1f%%",
+				 prof_roof_pct(r, roof, threads));
+		printf("%-16s %9.0f %10.3f %6.1f%% %12.3g %12.3g %8.2f %8.2f %8s\n",
+		       prof_op_name(i), r->calls / passes, r->ns / passes / 1e6,
+		       100 * r->ns / p->pass_ns, r->bytes / passes,
+		       r->macs / passes, r->bytes / r->ns, r->macs / r->ns, roof_s);
 	}
-	if (f != FMT_JSON)
-		printf("%-16s %9s %10.3f %6.1f%%  (of the %.3f ms pass; the rest is "
-		       "loop and timing overhead)\n", "sum of ops", "",
-		       sum_ns / passes / 1e6, 100 * sum_ns / p->pass_ns, pass_ms);
-	return json_pack("{s:s,s:I,s:f,s:f,s:f,s:o}", "test", test,
-			 "passes", (json_int_t)p->passes, "pass_ms", pass_ms,
-			 "sum_of_ops_share", sum_ns / p->pass_ns,
-			 "overhead", overhead, "ops", rows);
+	printf("%-16s %9s %10.3f %6.1f%%  (of the %.3f ms pass; the rest is "
+	       "loop and timing overhead)\n", "sum of ops", "",
+	       sum_ns / passes / 1e6, 100 * sum_ns / p->pass_ns, pass_ms);
 }
 
 static void print_ab(enum fmt f, const struct bench_ab *ab, const char *na,
@@ -440,28 +351,7 @@ static void print_ab(enum fmt f, const struct bench_ab *ab, const char *na,
 	       verdict);
 }
 
-static json_t *ab_json(const struct bench_ab *ab)
-{
-	return json_pack("{s:o,s:o,s:f,s:f,s:f,s:f,s:f,s:b,s:b}",
-			 "a", bench_row_json(&ab->a), "b", bench_row_json(&ab->b),
-			 "ratio_b_over_a", ab->ratio, "ratio_ci_lo", ab->ratio_lo,
-			 "ratio_ci_hi", ab->ratio_hi, "mann_whitney_p", ab->p,
-			 "mann_whitney_u", ab->u, "significant", ab->significant,
-			 "practical", ab->practical);
-}
-
 /* --- the run ------------------------------------------------------------- */
-
-static json_t *counters_json(struct counters *c)
-{
-	struct ctr_avail a;
-
-	counters_avail(c, &a);
-	return json_pack("{s:b,s:b,s:b,s:s,s:s,s:s,s:s}", "hardware", a.hw,
-			 "software", a.sw, "rusage", a.rusage, "hardware_why",
-			 a.hw_why, "software_why", a.sw_why, "papi_version",
-			 a.papi_version, "status", counters_status(c));
-}
 
 static int run_roofline(const struct opts *o, const struct machine_fp *mfp,
 			struct roofline *r, char *key, size_t keycap)
@@ -487,285 +377,357 @@ static int run_roofline(const struct opts *o, const struct machine_fp *mfp,
 	return 0;
 }
 
-int main(int argc, char **argv)
-{
-	struct opts o = { .gen = 32, .reps = 5, .pin = -1, .record = 1,
-			  .budget_s = 10, .wmode = WEIGHTS_Q8_0,
-			  .results = "results/runs.jsonl" };
-	static struct roofline roof;
-	static struct side sides[2];
+/* Everything one measuring run holds, so main reads as its steps. */
+struct run {
+	struct opts o;
 	struct env_info env;
-	struct counters *ctr = NULL;
-	struct model *m = NULL;
-	struct pool *pool = NULL;
-	struct session *s = NULL;
-	struct bench_ctx bc = { 0 };
-	struct floors fl = { 0 };
-	char err[1024], key[256], when[32];
-	int32_t *prompt = NULL;
-	int n_prompt = 0, n_sides, rc = 1;
-	json_t *rec = NULL, *rows = NULL, *profiles = NULL, *abs = NULL;
+	char key[MACHINE_FP_KEY_MAX], when[32];
+	struct roofline roof;
+	struct run_floors fl;
+	struct side sides[2];
+	int n_sides;
+	struct counters *ctr;
+	struct model *m;
+	struct pool *pool;
+	struct session *s;
+	struct bench_ctx bc;
+	struct bench_spec sp;
+	struct prep_stats ps;
+	int32_t *prompt;
+	int n_prompt;
+	json_t *rows, *profiles, *abs;
+};
 
-	cli_set_prog("bench");
-	if (parse_args(argc, argv, &o))
-		return 1;
-	if (o.csv) {
-		int skipped;
-		if (results_csv(o.csv, stdout, &skipped, err, sizeof err) < 0)
-			return cli_die("%s", err);
-		if (skipped)
-			fprintf(stderr, "bench: %s: %d torn or foreign lines skipped\n",
-				o.csv, skipped);
-		return 0;
-	}
-	if (cpu_get()->mask_bad)
-		fprintf(stderr, "bench: warning: Q8TUNE_CPU_MASK=%s names an "
-			"unknown feature; running scalar-only\n", cpu_get()->mask_name);
-	if (o.threads == 0) {
-		long nc = sysconf(_SC_NPROCESSORS_ONLN);
-		o.threads = nc > 0 ? (int)nc : 1;
-	}
-	if (env_collect(&env, err, sizeof err) < 0)
-		return cli_die("%s", err);
-	machine_fp_key(&env.m, key, sizeof key);
-	if (o.roofline) {
-		if (run_roofline(&o, &env.m, &roof, key, sizeof key))
-			return 1;
-		fl.have = 1;
-		if (!o.model)
-			return 0;
-	} else {
-		int found = roofline_load("results/roofline.json", key, &roof, err,
-					  sizeof err);
-		if (found < 0)
-			fprintf(stderr, "bench: warning: %s\n", err);
-		fl.have = found == 1;
-	}
-	fl.r = &roof;
+static const enum bench_kind kinds[2] = { ROW_PP, ROW_TG };
 
-	if (counters_open(&ctr, err, sizeof err) < 0)
-		return cli_die("%s", err);
-	if (model_load(o.model, o.wmode, &m, err, sizeof err) < 0) {
-		cli_die("%s", err);
-		goto out;
-	}
-	fl.bytes = (double)model_weight_bytes(m);
-	fl.macs = model_weight_macs(m);
+/* The roofline: measured now (--roofline), or this machine's stored one.
+ * 1: stop here (only --roofline asked), 0: go on, -1: failed. */
+static int run_floors(struct run *R)
+{
+	char err[512];
 
-	n_sides = o.ab[0] ? 2 : 1;
-	for (int i = 0; i < n_sides; i++) {
-		const char *spec = o.ab[0] ? o.ab[i] : o.config ? o.config : "default";
-		if (side_load(&sides[i], spec, o.fallback, m, err, sizeof err) < 0) {
-			cli_die("%s", err);
-			goto out;
-		}
-		for (int ph = 0; ph < PHASE_COUNT; ph++)
-			if (sides[i].threads[ph] > o.threads)
-				o.threads = sides[i].threads[ph];
+	if (R->o.roofline) {
+		if (run_roofline(&R->o, &R->env.m, &R->roof, R->key, sizeof R->key))
+			return -1;
+		R->fl.r = &R->roof;
+		return R->o.model ? 0 : 1;
 	}
-	/* floors need the roof at every thread count a row may run with */
-	fl.have = fl.have && roof.max_threads >= o.threads;
+	int found = roofline_load("results/roofline.json", R->key, &R->roof, err,
+				  sizeof err);
+	if (found < 0)
+		cli_warn("%s", err);
+	R->fl.r = found == 1 ? &R->roof : NULL;
+	return 0;
+}
+
+/* Loads the model and both sides' kernel sets and prepares their
+ * weights; raises o.threads to the highest a config asks for. */
+static int load_sides(struct run *R, char *err, size_t errlen)
+{
 	const struct kernels *sets[4];
 	int n_sets = 0;
-	for (int i = 0; i < n_sides; i++)
-		for (int ph = 0; ph < PHASE_COUNT; ph++)
-			sets[n_sets++] = &sides[i].k[ph];
-	struct prep_stats ps;
-	if (model_prepare(m, sets, n_sets, &ps, err, sizeof err) < 0) {
-		cli_die("%s", err);
-		goto out;
-	}
-	if (!(prompt = prompt_tokens(m->tok, o.prompt ? o.prompt : "Hello world",
-				     o.pp, &n_prompt))) {
-		cli_die("cannot tokenize the prompt");
-		goto out;
-	}
-	if (!(pool = pool_create(o.threads))) {
-		cli_die("cannot start %d worker threads", o.threads);
-		goto out;
-	}
-	/* pinning helps when every worker can have a core of its own */
-	if (o.pin < 0)
-		o.pin = o.threads <= env.m.cores;
-	if (o.pin) {
-		int cpus[ROOF_MAX_THREADS];
-		int n = env_pin_plan(o.threads, cpus, ROOF_MAX_THREADS, err, sizeof err);
-		if (n < o.threads || pool_pin(pool, cpus, err, sizeof err) < 0) {
-			cli_die("--pin cores: %s", n < 0 ? err : "fewer usable CPUs than threads");
-			goto out;
+
+	if (model_load(R->o.model, R->o.wmode, &R->m, err, errlen) < 0)
+		return -1;
+	R->fl.bytes = (double)model_weight_bytes(R->m);
+	R->fl.macs = model_weight_macs(R->m);
+	R->n_sides = R->o.ab[0] ? 2 : 1;
+	for (int i = 0; i < R->n_sides; i++) {
+		const char *spec = R->o.ab[0] ? R->o.ab[i] :
+				   R->o.config ? R->o.config : "default";
+		if (side_load(&R->sides[i], spec, R->o.fallback, R->m, err,
+			      errlen) < 0)
+			return -1;
+		for (int ph = 0; ph < PHASE_COUNT; ph++) {
+			if (R->sides[i].su.threads[ph] > R->o.threads)
+				R->o.threads = R->sides[i].su.threads[ph];
+			sets[n_sets++] = &R->sides[i].k[ph];
 		}
 	}
-	if (counters_attach_threads(ctr, err, sizeof err) < 0)
-		fprintf(stderr, "bench: warning: %s\n", err);
-	if (!(s = session_create(m, n_prompt + o.gen + 1, &sides[0].k[PHASE_PROMPT],
-				 pool, err, sizeof err)) ||
-	    bench_ctx_init(&bc, m, pool, s, ctr, err, sizeof err) < 0) {
-		cli_die("%s", err);
-		goto out;
+	/* floors need the roof at every thread count a row may run with */
+	if (R->fl.r && R->roof.max_threads < R->o.threads)
+		R->fl.r = NULL;
+	return model_prepare(R->m, sets, n_sets, &R->ps, err, errlen);
+}
+
+/* The prompt, the pool (pinned when asked or when every worker can have
+ * a core), the session and the bench context. */
+static int start_pool(struct run *R, char *err, size_t errlen)
+{
+	struct opts *o = &R->o;
+
+	if (!(R->prompt = prompt_tokens(R->m->tok, o->prompt ? o->prompt :
+					"Hello world", o->pp, &R->n_prompt))) {
+		snprintf(err, errlen, "cannot tokenize the prompt");
+		return -1;
 	}
+	if (!(R->pool = pool_create(o->threads))) {
+		snprintf(err, errlen, "cannot start %d worker threads", o->threads);
+		return -1;
+	}
+	if (o->pin < 0)
+		o->pin = o->threads <= R->env.m.cores;
+	if (o->pin) {
+		int cpus[ROOF_MAX_THREADS];
+		int n = env_pin_plan(o->threads, cpus, ROOF_MAX_THREADS, err, errlen);
+		if (n >= 0 && n < o->threads)
+			snprintf(err, errlen, "fewer usable CPUs than threads");
+		if (n < o->threads || pool_pin(R->pool, cpus, err, errlen) < 0) {
+			char why[256];
+			snprintf(why, sizeof why, "%s", err);
+			snprintf(err, errlen, "--pin cores: %s", why);
+			return -1;
+		}
+	}
+	if (counters_attach_threads(R->ctr, err, errlen) < 0)
+		cli_warn("%s", err);
+	if (!(R->s = session_create(R->m, R->n_prompt + o->gen + 1,
+				    &R->sides[0].k[PHASE_PROMPT], R->pool, err,
+				    errlen)))
+		return -1;
+	if (bench_ctx_init(&R->bc, R->m, R->pool, R->s, R->ctr, err, errlen) < 0)
+		return -1;
+	bench_spec_defaults(&R->sp);
+	R->sp.prompt = R->prompt;
+	R->sp.n_prompt = R->n_prompt;
+	R->sp.n_gen = o->gen;
+	R->sp.min_reps = o->reps;
+	R->sp.budget_ms = o->budget_s * 1e3;
+	return 0;
+}
 
-	struct bench_spec sp;
-	bench_spec_defaults(&sp);
-	sp.prompt = prompt;
-	sp.n_prompt = n_prompt;
-	sp.n_gen = o.gen;
-	sp.min_reps = o.reps;
-	sp.budget_ms = o.budget_s * 1e3;
+/* What the run is about to measure on: on stdout for a person, on stderr
+ * when stdout is data. */
+static void print_preamble(const struct run *R)
+{
+	const struct opts *o = &R->o;
+	FILE *pre = o->fmt == FMT_TABLE || o->fmt == FMT_MD ? stdout : stderr;
 
-	utc_iso8601(when, sizeof when);
-	/* the preamble: on stdout for a person, on stderr when stdout is data */
-	FILE *pre = o.fmt == FMT_TABLE || o.fmt == FMT_MD ? stdout : stderr;
 	fprintf(pre, "bench: %s, %d layers, n_embd %d (%s), %s weights; %d threads, "
-	       "pin %s\n", arch_name(m->hp.arch), m->hp.n_layer, m->hp.n_embd,
-	       o.model, weights_mode_name(o.wmode), o.threads,
-	       o.pin ? "cores" : "none");
-	fprintf(pre, "cpu: %s; %s\n", env.m.brand, env.hwloc_summary);
-	fprintf(pre, "counters: %s\n", counters_status(ctr));
-	if (strcmp(env.governor, "performance"))
+		"pin %s\n", arch_name(R->m->hp.arch), R->m->hp.n_layer,
+		R->m->hp.n_embd, o->model, weights_mode_name(o->wmode), o->threads,
+		o->pin ? "cores" : "none");
+	fprintf(pre, "cpu: %s; %s\n", R->env.m.brand, R->env.hwloc_summary);
+	fprintf(pre, "counters: %s\n", counters_status(R->ctr));
+	if (strcmp(R->env.governor, "performance"))
 		fprintf(pre, "warning: CPU frequency governor is '%s', not "
-			"'performance': clocks may vary\n", env.governor);
-	if (!fl.have)
+			"'performance': clocks may vary\n", R->env.governor);
+	if (!R->fl.r)
 		fprintf(pre, "roofline: none for this machine at %d threads "
 			"(./bench --roofline stores one); floors omitted\n",
-			o.threads);
-	if (ps.made)
+			o->threads);
+	if (R->ps.made)
 		fprintf(pre, "repacked %.1f MB of weights in %.1f ms\n",
-			ps.made / 1e6, ps.ms);
+			R->ps.made / 1e6, R->ps.ms);
+}
 
-	rows = json_array();
-	profiles = json_array();
-	abs = json_array();
-	const enum bench_kind kinds[2] = { ROW_PP, ROW_TG };
-	const int n_kinds = o.gen > 0 ? 2 : 1;
-	if (o.ab[0]) {
-		if (o.fmt != FMT_JSON && o.fmt != FMT_CSV)
-			printf("\nA/B: A=%s, B=%s, interleaved A B A B ...\n",
-			       o.ab[0], o.ab[1]);
-		for (int i = 0; i < n_kinds; i++) {
-			struct bench_setup a, b;
-			static struct bench_ab ab;
-			setup_of(&sides[0], kinds[i], &a);
-			setup_of(&sides[1], kinds[i], &b);
-			if (bench_ab_run(&bc, kinds[i], &sp, &a, &b, &ab, err,
-					 sizeof err) < 0) {
-				cli_die("%s", err);
-				goto out;
-			}
-			if (o.fmt != FMT_JSON)
-				print_ab(o.fmt, &ab, o.ab[0], o.ab[1]);
-			json_array_append_new(abs, ab_json(&ab));
-		}
-	} else {
-		if (o.fmt != FMT_JSON) {
-			if (o.fmt != FMT_CSV)
-				putchar('\n');
-			print_rows_header(o.fmt);
-		}
-		for (int i = 0; i < n_kinds; i++) {
-			struct bench_setup su;
-			static struct bench_row row;
-			setup_of(&sides[0], kinds[i], &su);
-			if (bench_apply(&bc, &su, err, sizeof err) < 0 ||
-			    bench_row_run(&bc, kinds[i], &sp, &row, err, sizeof err) < 0) {
-				cli_die("%s", err);
-				goto out;
-			}
-			const int th = su.threads ? su.threads : o.threads;
-			if (o.fmt != FMT_JSON)
-				print_row(o.fmt, &row, &fl, th);
-			json_t *rj = row_json_floor(&row, &fl, th);
-			if (!rj) {
-				cli_die("cannot build the run record");
-				goto out;
-			}
-			json_array_append_new(rows, rj);
-		}
-		for (int i = 0; o.profile && i < n_kinds; i++) {
-			struct bench_setup su;
-			struct prof p;
-			double overhead;
-			char test[32];
-			setup_of(&sides[0], kinds[i], &su);
-			if (bench_apply(&bc, &su, err, sizeof err) < 0 ||
-			    bench_profile(&bc, kinds[i], &sp, o.reps, &p, &overhead,
-					  err, sizeof err) < 0) {
-				cli_die("%s", err);
-				goto out;
-			}
-			snprintf(test, sizeof test, "%s%d", kinds[i] == ROW_PP ?
-				 "pp" : "tg", kinds[i] == ROW_PP ? n_prompt : o.gen);
-			json_array_append_new(profiles, print_profile(o.fmt, test, &p,
-				overhead, &fl, su.threads ? su.threads : o.threads));
-		}
+/* --ab: each kind of row, A and B interleaved. */
+static int measure_ab(struct run *R, int n_kinds, char *err, size_t errlen)
+{
+	const struct opts *o = &R->o;
+
+	if (o->fmt != FMT_JSON && o->fmt != FMT_CSV)
+		printf("\nA/B: A=%s, B=%s, interleaved A B A B ...\n", o->ab[0],
+		       o->ab[1]);
+	for (int i = 0; i < n_kinds; i++) {
+		static struct bench_ab ab;
+		struct bench_setup a, b;
+
+		setup_of(&R->sides[0], kinds[i], &a);
+		setup_of(&R->sides[1], kinds[i], &b);
+		if (bench_ab_run(&R->bc, kinds[i], &R->sp, &a, &b, &ab, err,
+				 errlen) < 0)
+			return -1;
+		if (o->fmt != FMT_JSON)
+			print_ab(o->fmt, &ab, o->ab[0], o->ab[1]);
+		json_array_append_new(R->abs, bench_ab_json(&ab));
 	}
+	return 0;
+}
 
+/* The pp and tg rows of one setup. */
+static int measure_rows(struct run *R, int n_kinds, char *err, size_t errlen)
+{
+	const struct opts *o = &R->o;
+
+	if (o->fmt != FMT_JSON) {
+		if (o->fmt != FMT_CSV)
+			putchar('\n');
+		print_rows_header(o->fmt);
+	}
+	for (int i = 0; i < n_kinds; i++) {
+		static struct bench_row row;
+		struct bench_setup su;
+
+		setup_of(&R->sides[0], kinds[i], &su);
+		if (bench_apply(&R->bc, &su, err, errlen) < 0 ||
+		    bench_row_run(&R->bc, kinds[i], &R->sp, &row, err, errlen) < 0)
+			return -1;
+		const int th = su.threads ? su.threads : o->threads;
+		if (o->fmt != FMT_JSON)
+			print_row(o->fmt, &row, &R->fl, th);
+		json_t *rj = row_json(&row, &R->fl, th);
+		if (!rj) {
+			snprintf(err, errlen, "cannot build the run record");
+			return -1;
+		}
+		json_array_append_new(R->rows, rj);
+	}
+	return 0;
+}
+
+/* --profile: the per-op profile of each kind of row. */
+static int measure_profiles(struct run *R, int n_kinds, char *err,
+			    size_t errlen)
+{
+	const struct opts *o = &R->o;
+
+	for (int i = 0; i < n_kinds; i++) {
+		struct bench_setup su;
+		struct prof p;
+		double overhead;
+		char test[32];
+
+		setup_of(&R->sides[0], kinds[i], &su);
+		if (bench_apply(&R->bc, &su, err, errlen) < 0 ||
+		    bench_profile(&R->bc, kinds[i], &R->sp, o->reps, &p,
+				  &overhead, err, errlen) < 0)
+			return -1;
+		snprintf(test, sizeof test, "%s%d", kinds[i] == ROW_PP ? "pp" : "tg",
+			 kinds[i] == ROW_PP ? R->n_prompt : o->gen);
+		const int th = su.threads ? su.threads : o->threads;
+		if (o->fmt != FMT_JSON)
+			print_profile(test, &p, overhead, R->fl.r, th);
+		json_array_append_new(R->profiles, profile_json(test, &p, overhead,
+								R->fl.r, th));
+	}
+	return 0;
+}
+
+/* The run record: appended to --results, and printed with -o json. */
+static int record(struct run *R, char *err, size_t errlen)
+{
 	int cpu_seen[ROOF_MAX_THREADS] = { 0 }, moved = 0;
-	json_t *seen = json_array();
-	struct model_fp mfp;
-	pool_cpus_seen(pool, cpu_seen, &moved);
-	for (int i = 0; i < pool_threads(pool); i++)
-		json_array_append_new(seen, json_integer(cpu_seen[i]));
-	model_fp_get(m, &mfp);
-	json_t *model_j = model_fp_json(&mfp);
-	json_object_set_new(model_j, "path", json_string(o.model));
-	json_object_set_new(model_j, "weights", json_string(weights_mode_name(o.wmode)));
-	json_t *cfg_j = o.ab[0] ? json_pack("{s:s,s:o,s:o}", "name", "ab", "a",
-		side_json(&sides[0]), "b", side_json(&sides[1])) : side_json(&sides[0]);
-	rec = json_pack("{s:s,s:i,s:s,s:{s:s,s:b,s:s,s:s},s:o,s:o,s:i,s:s,s:o,s:b,"
-			"s:o,s:o,s:{s:i,s:i,s:i,s:f,s:f,s:i},s:o}",
-		"schema", RUN_SCHEMA, "schema_version", RUN_SCHEMA_VERSION,
-		"time", when,
-		"tool", "git_rev", env.git_rev, "dirty", env.git_dirty,
-		"compiler", env.compiler, "cflags", env.cflags,
-		"env", env_json(&env), "counters", counters_json(ctr),
-		"threads", o.threads, "pin", o.pin ? "cores" : "none",
-		"cpus_seen", seen, "cpu_moved", moved,
-		"model", model_j, "config", cfg_j,
-		"spec", "n_prompt", n_prompt, "n_gen", o.gen, "min_reps", o.reps,
-		"budget_ms", sp.budget_ms, "ci_target", sp.ci_target,
-		"warmup", sp.warmup,
-		"rows", rows);
-	rows = NULL;	/* rec holds it (or json_pack freed it) */
+	const struct opts *o = &R->o;
+
+	pool_cpus_seen(R->pool, cpu_seen, &moved);
+	const struct run_info ri = {
+		.when = R->when, .env = &R->env, .ctr = R->ctr,
+		.threads = o->threads, .pin = o->pin,
+		.cpus_seen = cpu_seen, .n_cpus = pool_threads(R->pool),
+		.cpu_moved = moved, .m = R->m, .model_path = o->model,
+		.setup = { &R->sides[0].su, R->n_sides > 1 ? &R->sides[1].su : NULL },
+		.sp = &R->sp, .rows = R->rows, .ab = R->abs,
+		.profile = R->profiles, .roof_key = R->key, .floors = &R->fl,
+	};
+	json_t *rec = run_record(&ri);
+	int rc = -1;
+
 	if (!rec) {
-		cli_die("cannot build the run record");
-		goto out;
+		snprintf(err, errlen, "cannot build the run record");
+		return -1;
 	}
-	if (json_array_size(abs))
-		json_object_set(rec, "ab", abs);
-	if (json_array_size(profiles))
-		json_object_set(rec, "profile", profiles);
-	if (fl.have)
-		json_object_set_new(rec, "roofline", json_pack("{s:s,s:s,s:f,s:f}",
-			"key", key, "measured_at", roof.measured_at,
-			"bandwidth_gbs", roof.bw.best[o.threads],
-			"int8_gmacs", roofline_int8_peak(&roof, o.threads, NULL)));
-	if (o.record && results_append(o.results, rec, err, sizeof err) < 0) {
-		cli_die("%s", err);
+	if (o->record && results_append(o->results, rec, err, errlen) < 0)
 		goto out;
-	}
-	if (o.fmt == FMT_JSON) {
+	if (o->fmt == FMT_JSON) {
 		if (json_dumpf(rec, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(10)) < 0) {
-			cli_die("cannot write JSON to stdout");
+			snprintf(err, errlen, "cannot write JSON to stdout");
 			goto out;
 		}
 		putchar('\n');
-	} else if (o.record && o.fmt == FMT_TABLE) {
-		printf("\nrecorded in %s\n", o.results);
+	} else if (o->record && o->fmt == FMT_TABLE) {
+		printf("\nrecorded in %s\n", o->results);
 	}
 	rc = 0;
 out:
-	json_decref(rows);
-	json_decref(abs);
-	json_decref(profiles);
 	json_decref(rec);
-	bench_ctx_free(&bc);
-	session_free(s);
-	pool_destroy(pool);
+	return rc;
+}
+
+/* Loads, measures and records; 0 or -1 with a message. */
+static int measure(struct run *R, char *err, size_t errlen)
+{
+	const int n_kinds = R->o.gen > 0 ? 2 : 1;
+
+	if (counters_open(&R->ctr, err, errlen) < 0 ||
+	    load_sides(R, err, errlen) < 0 || start_pool(R, err, errlen) < 0)
+		return -1;
+	utc_iso8601(R->when, sizeof R->when);
+	print_preamble(R);
+	R->rows = json_array();
+	R->profiles = json_array();
+	R->abs = json_array();
+	if (!R->rows || !R->profiles || !R->abs) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (R->o.ab[0]) {
+		if (measure_ab(R, n_kinds, err, errlen) < 0)
+			return -1;
+	} else if (measure_rows(R, n_kinds, err, errlen) < 0 ||
+		   (R->o.profile &&
+		    measure_profiles(R, n_kinds, err, errlen) < 0)) {
+		return -1;
+	}
+	return record(R, err, errlen);
+}
+
+static void run_free(struct run *R)
+{
+	json_decref(R->rows);
+	json_decref(R->abs);
+	json_decref(R->profiles);
+	bench_ctx_free(&R->bc);
+	session_free(R->s);
+	pool_destroy(R->pool);
 	for (int i = 0; i < 2; i++)
-		if (sides[i].has_config)
-			config_free(&sides[i].cfg);
-	free(prompt);
-	model_free(m);
-	counters_close(ctr);
+		if (R->sides[i].has_config)
+			config_free(&R->sides[i].cfg);
+	free(R->prompt);
+	model_free(R->m);
+	counters_close(R->ctr);
+}
+
+/* --csv [FILE]: the CSV view of a runs.jsonl file. */
+static int print_csv(const char *path)
+{
+	char err[1024];
+	int skipped;
+
+	if (results_csv(path, stdout, &skipped, err, sizeof err) < 0)
+		return cli_die("%s", err);
+	if (skipped)
+		fprintf(stderr, "bench: %s: %d torn or foreign lines skipped\n",
+			path, skipped);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct run R = { .o = { .gen = 32, .reps = 5, .pin = -1,
+		.record = 1, .budget_s = 10, .wmode = WEIGHTS_Q8_0,
+		.results = "results/runs.jsonl" } };
+	char err[1024];
+	int rc;
+
+	cli_set_prog("bench");
+	if (parse_args(argc, argv, &R.o))
+		return 1;
+	if (R.o.csv)
+		return print_csv(R.o.csv);
+	if (cpu_get()->mask_bad)
+		cli_warn("Q8TUNE_CPU_MASK=%s names an unknown feature; running "
+			 "scalar-only", cpu_get()->mask_name);
+	if (R.o.threads == 0) {
+		long nc = sysconf(_SC_NPROCESSORS_ONLN);
+		R.o.threads = nc > 0 ? (int)nc : 1;
+	}
+	if (env_collect(&R.env, err, sizeof err) < 0)
+		return cli_die("%s", err);
+	machine_fp_key(&R.env.m, R.key, sizeof R.key);
+	if ((rc = run_floors(&R)) != 0)
+		return rc < 0;
+	rc = measure(&R, err, sizeof err) < 0 ? cli_die("%s", err) : 0;
+	run_free(&R);
 	return rc;
 }
