@@ -66,7 +66,10 @@ static void ctr_accumulate(struct ctr_sample *sum, const struct ctr_sample *s)
 	}
 }
 
-/* One sample.  Counters (if any) and the profile pr (if non-NULL, zeroed
+/* One sample from a cleared cache: pp evaluates the prompt as one batch
+ * (*ms = its wall time); tg evaluates the prompt untimed, then n_gen
+ * single tokens (each the previous one's argmax; *ms = ms per token).
+ * Counters (if any) and the profile pr (if non-NULL, zeroed
  * first) cover the timed part only; counter deltas are added to *acc (may
  * be NULL). */
 static int sample(struct bench_ctx *b, enum bench_kind kind,
@@ -116,13 +119,6 @@ out:
 	}
 	session_set_prof(b->s, NULL);
 	return rc;
-}
-
-int bench_sample(struct bench_ctx *b, enum bench_kind kind,
-		 const struct bench_spec *sp, double *ms, char *err,
-		 size_t errlen)
-{
-	return sample(b, kind, sp, ms, NULL, NULL, err, errlen);
 }
 
 /* Appends one measured sample to row r. */

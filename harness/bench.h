@@ -104,14 +104,6 @@ int bench_ctx_init(struct bench_ctx *b, struct model *m, struct pool *pool,
 		   size_t errlen);
 void bench_ctx_free(struct bench_ctx *b);
 
-/* One sample from a cleared cache: pp evaluates the prompt as one batch
- * (*ms = its wall time); tg evaluates the prompt untimed, then n_gen
- * single tokens (each the previous one's argmax; *ms = ms per token).
- * 0, or -1 with a message. */
-int bench_sample(struct bench_ctx *b, enum bench_kind kind,
-		 const struct bench_spec *sp, double *ms, char *err,
-		 size_t errlen);
-
 /* A row with the session's current kernel set. */
 int bench_row_run(struct bench_ctx *b, enum bench_kind kind,
 		  const struct bench_spec *sp, struct bench_row *row,

@@ -251,18 +251,19 @@ static void hw_drop(int *es)
 /* Decides tier 1: PAPI initialised, its perf_event component enabled and
  * with counters, and which presets exist (PAPI_query_event) and are
  * accepted and start on this thread.  Sets c->hw, or c->hw_why. */
-static void hw_probe(struct counters *c)
+/* Initializes PAPI and checks its perf_event component can count other
+ * threads: the component's hardware counter count, or -1 with
+ * c->hw_why set. */
+static int hw_component(struct counters *c)
 {
 	const PAPI_component_info_t *info;
-	int ver, cid, ncnt, es = PAPI_NULL, r, bad_r = PAPI_OK;
-	long long v[N_HW];
-	char kwhy[128], bad[48] = "";
+	int ver, cid, ncnt;
 
 	ver = PAPI_library_init(PAPI_VER_CURRENT);
 	if (ver != PAPI_VER_CURRENT) {
 		set_why(c->hw_why, "PAPI_library_init: %s",
 			ver < 0 ? PAPI_strerror(ver) : "version mismatch");
-		return;
+		return -1;
 	}
 	snprintf(c->papi_version, sizeof(c->papi_version), "%d.%d.%d.%d",
 		 PAPI_VERSION_MAJOR(ver), PAPI_VERSION_MINOR(ver),
@@ -272,28 +273,39 @@ static void hw_probe(struct counters *c)
 	if (!info) {
 		set_why(c->hw_why,
 			"PAPI %s: no perf_event component", c->papi_version);
-		return;
+		return -1;
 	}
 	if (info->disabled) {
 		set_why(c->hw_why,
 			"PAPI %s: perf_event component disabled: %s",
 			c->papi_version, info->disabled_reason);
-		return;
+		return -1;
 	}
 	ncnt = PAPI_num_cmp_hwctrs(cid);
 	if (ncnt <= 0) {
 		set_why(c->hw_why,
 			"PAPI %s: perf_event component has %d hardware counters",
 			c->papi_version, ncnt);
-		return;
+		return -1;
 	}
 	if (!info->attach) {
 		set_why(c->hw_why,
 			"PAPI %s: perf_event component cannot attach to other threads",
 			c->papi_version);
-		return;
+		return -1;
 	}
 	c->papi_cid = cid;
+	return ncnt;
+}
+
+static void hw_probe(struct counters *c)
+{
+	int ncnt, es = PAPI_NULL, r, bad_r = PAPI_OK;
+	long long v[N_HW];
+	char kwhy[128], bad[48] = "";
+
+	if ((ncnt = hw_component(c)) < 0)
+		return;
 
 	r = PAPI_create_eventset(&es);
 	if (r != PAPI_OK) {

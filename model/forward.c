@@ -598,11 +598,6 @@ void session_reset(struct session *s)
 	s->pos = 0;
 }
 
-int session_pos(const struct session *s)
-{
-	return s->pos;
-}
-
 const struct model *session_model(const struct session *s)
 {
 	return s->m;
@@ -628,11 +623,6 @@ void session_set_scratch(struct session *s, enum scratch_mode mode)
 	s->scratch = mode;
 	if (mode == SCRATCH_PER_CALL)
 		scratch_free(s);	/* the next eval allocates what it needs */
-}
-
-enum scratch_mode session_scratch(const struct session *s)
-{
-	return s->scratch;
 }
 
 const char *scratch_mode_name(enum scratch_mode m)

@@ -138,7 +138,6 @@ int session_eval(struct session *s, const int32_t *tokens, int n,
 		 float *logits, char *err, size_t errlen);
 /* Forgets every position (the cache is reused). */
 void session_reset(struct session *s);
-int session_pos(const struct session *s);
 const struct model *session_model(const struct session *s);
 /* Switches the kernel set used by later evals (building what it needs,
  * e.g. a RoPE table).  0, or -1 out of memory (the old set stays). */
@@ -147,7 +146,6 @@ int session_set_kernels(struct session *s, const struct kernels *k);
  * taken).  The caller owns p; see prof.h. */
 void session_set_prof(struct session *s, struct prof *p);
 void session_set_scratch(struct session *s, enum scratch_mode mode);
-enum scratch_mode session_scratch(const struct session *s);
 const char *scratch_mode_name(enum scratch_mode m);
 
 #endif

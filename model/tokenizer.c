@@ -398,17 +398,15 @@ static int read_tok_arr(const struct gguf *g, const char *key,
 /* Builds the tokenizer of g.  0 and *out (free with tok_free), or -1 and
  * a one-line message naming the file and key.  Texts point into g's
  * mapping: free the tokenizer before closing g. */
-int tok_create(const struct gguf *g, struct tokenizer **out, char *err,
-	       size_t errlen)
+/* Checks tokenizer.ggml.model is "llama" (SentencePiece) and finds the
+ * token array: 0 and *toks, or -1 with a message naming the key. */
+static int read_tok_model(const struct gguf *g, const struct gguf_value **toks,
+			  char *err, size_t errlen)
 {
-	const struct gguf_value *toks, *scores, *types;
-	struct tokenizer *t;
 	struct gguf_str model;
-	uint64_t n, cap;
-	int32_t dup_a, dup_b;
+	uint64_t n;
 	int rc;
 
-	*out = NULL;
 	rc = gguf_get_str(g, "tokenizer.ggml.model", &model, err, errlen);
 	if (rc < 0)
 		return -1;
@@ -424,7 +422,7 @@ int tok_create(const struct gguf *g, struct tokenizer **out, char *err,
 			 model.ptr);
 		return -1;
 	}
-	rc = gguf_get_arr(g, "tokenizer.ggml.tokens", GGUF_T_STRING, &toks,
+	rc = gguf_get_arr(g, "tokenizer.ggml.tokens", GGUF_T_STRING, toks,
 			  err, errlen);
 	if (rc < 0)
 		return -1;
@@ -433,12 +431,27 @@ int tok_create(const struct gguf *g, struct tokenizer **out, char *err,
 			 g->path);
 		return -1;
 	}
-	n = toks->v.arr.n;
+	n = (*toks)->v.arr.n;
 	if (n == 0 || n > INT32_MAX / 4) {
 		snprintf(err, errlen, "%s: tokenizer.ggml.tokens has %llu "
 			 "entries", g->path, (unsigned long long)n);
 		return -1;
 	}
+	return 0;
+}
+
+int tok_create(const struct gguf *g, struct tokenizer **out, char *err,
+	       size_t errlen)
+{
+	const struct gguf_value *toks, *scores, *types;
+	struct tokenizer *t;
+	uint64_t n, cap;
+	int32_t dup_a, dup_b;
+
+	*out = NULL;
+	if (read_tok_model(g, &toks, err, errlen) < 0)
+		return -1;
+	n = toks->v.arr.n;
 	if (read_tok_arr(g, "tokenizer.ggml.scores", GGUF_T_F32, n, &scores,
 			 err, errlen) ||
 	    read_tok_arr(g, "tokenizer.ggml.token_type", GGUF_T_I32, n,

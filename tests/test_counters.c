@@ -231,23 +231,56 @@ Test(counters, status_explicit_and_avail_agrees)
 	counters_close(c);
 }
 
+/* The presets counters.c asks for (its hw_events), by sample name. */
+static const struct { const char *name; int code[2]; } ev[] = {
+	{ "cycles", { PAPI_TOT_CYC } },
+	{ "instructions", { PAPI_TOT_INS } },
+	{ "l1d_misses", { PAPI_L1_DCM } },
+	{ "l2_misses", { PAPI_L2_DCM, PAPI_L2_TCM } },
+	{ "llc_misses", { PAPI_L3_TCM } },
+	{ "branch_misses", { PAPI_BR_MSP } },
+};
+
+/* What PAPI says of ev[] on this thread: how many exist (*n_exist) and
+ * can be added (*n_added), and the first add's error and preset. */
+static void papi_presets(int can_add, int *n_exist, int *n_added,
+			 int *first_err, char *first_name)
+{
+	int es = PAPI_NULL;
+
+	if (can_add)
+		cr_assert_eq(PAPI_create_eventset(&es), PAPI_OK);
+	for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++)
+		for (int k = 0; k < 2 && ev[i].code[k]; k++) {
+			int q = PAPI_query_event(ev[i].code[k]), r;
+
+			if (q != PAPI_OK || es == PAPI_NULL)
+				continue;
+			(*n_exist)++;
+			r = PAPI_add_event(es, ev[i].code[k]);
+			if (r == PAPI_OK) {
+				(*n_added)++;
+			} else if (*first_err == PAPI_OK) {
+				*first_err = r;
+				PAPI_event_code_to_name(ev[i].code[k], first_name);
+			}
+			break;
+		}
+	if (es != PAPI_NULL) {
+		PAPI_cleanup_eventset(es);
+		PAPI_destroy_eventset(&es);
+	}
+
+}
+
 /* PAPI as far as this machine allows, asked directly: the library
  * initialises, the perf_event component answers, and what counters.c
  * reports (available or not, which presets, why not) follows from what
  * PAPI says here. */
 Test(counters, papi_path_consistent)
 {
-	static const struct { const char *name; int code[2]; } ev[] = {
-		{ "cycles", { PAPI_TOT_CYC } },
-		{ "instructions", { PAPI_TOT_INS } },
-		{ "l1d_misses", { PAPI_L1_DCM } },
-		{ "l2_misses", { PAPI_L2_DCM, PAPI_L2_TCM } },
-		{ "llc_misses", { PAPI_L3_TCM } },
-		{ "branch_misses", { PAPI_BR_MSP } },
-	};
 	const PAPI_component_info_t *info;
-	int ver, cid, ncnt, es = PAPI_NULL, n_added = 0, n_exist = 0;
-	int first_err = PAPI_OK;
+	int ver, cid, ncnt, n_added = 0, n_exist = 0, first_err = PAPI_OK;
 	char version[32], first_name[PAPI_MAX_STR_LEN] = "";
 	struct counters *c;
 	struct ctr_avail a;
@@ -266,30 +299,8 @@ Test(counters, papi_path_consistent)
 	cr_log_info("PAPI %s perf_event: disabled=%d (%s), %d counters",
 		    version, info->disabled, info->disabled_reason, ncnt);
 
-	/* Which presets exist and which this thread can really add. */
-	if (!info->disabled && ncnt > 0)
-		cr_assert_eq(PAPI_create_eventset(&es), PAPI_OK);
-	for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++)
-		for (int k = 0; k < 2 && ev[i].code[k]; k++) {
-			int q = PAPI_query_event(ev[i].code[k]), r;
-
-			if (q != PAPI_OK || es == PAPI_NULL)
-				continue;
-			n_exist++;
-			r = PAPI_add_event(es, ev[i].code[k]);
-			if (r == PAPI_OK) {
-				n_added++;
-			} else if (first_err == PAPI_OK) {
-				first_err = r;
-				PAPI_event_code_to_name(ev[i].code[k], first_name);
-			}
-			break;
-		}
-	if (es != PAPI_NULL) {
-		PAPI_cleanup_eventset(es);
-		PAPI_destroy_eventset(&es);
-	}
-
+	papi_presets(!info->disabled && ncnt > 0, &n_exist, &n_added,
+		     &first_err, first_name);
 	c = open_ok();
 	check_avail_matches_status(c, &a);
 	cr_assert_str_eq(a.papi_version, version);

@@ -130,11 +130,69 @@ static double q8_std(const struct gguf_tensor *t)
 }
 
 /* Reads back everything the loader relies on for c. */
+/* The tensors of a synthetic file: llama.cpp's order, types and shapes,
+ * and the weights' scale. */
+static void check_tensors(const struct gguf *g, const struct synth_cfg *c)
+{
+	const uint64_t q = (uint64_t)c->n_head * c->head_dim;
+	const uint64_t kv = (uint64_t)c->n_head_kv * c->head_dim;
+	const uint32_t nv = synth_n_vocab();
+
+	/* tensors, in llama.cpp's order */
+	cr_expect_eq(g->n_tensors, 2 + 9ull * c->n_layer + !c->tied);
+	cr_expect_str_eq(g->tensors[0].name, "token_embd.weight");
+	cr_expect_str_eq(g->tensors[1].name, "blk.0.attn_norm.weight");
+	cr_expect_str_eq(g->tensors[1 + 9 * c->n_layer].name,
+			 "output_norm.weight");
+	expect_tensor(g, "token_embd.weight", GGML_TYPE_Q8_0, c->n_embd, nv);
+	for (uint32_t l = 0; l < c->n_layer; l++) {
+		char n[64];
+#define BLK(what) (snprintf(n, sizeof(n), "blk.%u." what ".weight", l), n)
+		expect_tensor(g, BLK("attn_norm"), GGML_TYPE_F32, c->n_embd, 0);
+		expect_tensor(g, BLK("attn_q"), GGML_TYPE_Q8_0, c->n_embd, q);
+		expect_tensor(g, BLK("attn_k"), GGML_TYPE_Q8_0, c->n_embd, kv);
+		expect_tensor(g, BLK("attn_v"), GGML_TYPE_Q8_0, c->n_embd, kv);
+		expect_tensor(g, BLK("attn_output"), GGML_TYPE_Q8_0, q,
+			      c->n_embd);
+		expect_tensor(g, BLK("ffn_norm"), GGML_TYPE_F32, c->n_embd, 0);
+		expect_tensor(g, BLK("ffn_gate"), GGML_TYPE_Q8_0, c->n_embd,
+			      c->n_ff);
+		expect_tensor(g, BLK("ffn_up"), GGML_TYPE_Q8_0, c->n_embd,
+			      c->n_ff);
+		expect_tensor(g, BLK("ffn_down"), GGML_TYPE_Q8_0, c->n_ff,
+			      c->n_embd);
+#undef BLK
+	}
+	expect_tensor(g, "output_norm.weight", GGML_TYPE_F32, c->n_embd, 0);
+	if (c->tied)
+		cr_expect_null(gguf_find_tensor(g, "output.weight"),
+			       "tied model has output.weight");
+	else
+		expect_tensor(g, "output.weight", GGML_TYPE_Q8_0, c->n_embd,
+			      nv);
+
+	/* weight scale: 1/sqrt(n_in) for matrices, 1 + small noise for norms */
+	const struct gguf_tensor *t;
+	double sd;
+
+	t = gguf_find_tensor(g, "blk.0.attn_q.weight");
+	sd = q8_std(t) * sqrt((double)c->n_embd);
+	cr_expect(sd > 0.9 && sd < 1.1, "attn_q std * sqrt(n_embd) = %g", sd);
+	t = gguf_find_tensor(g, "blk.1.ffn_down.weight");
+	sd = q8_std(t) * sqrt((double)c->n_ff);
+	cr_expect(sd > 0.9 && sd < 1.1, "ffn_down std * sqrt(n_ff) = %g", sd);
+	t = gguf_find_tensor(g, "output_norm.weight");
+	for (uint64_t i = 0; i < t->ne[0]; i++) {
+		float w = ((const float *)t->data)[i];
+
+		cr_expect(w > 0.9f && w < 1.1f, "output_norm[%llu] = %g",
+			  (unsigned long long)i, w);
+	}
+}
+
 static void check_file(const struct synth_cfg *c)
 {
 	const char *a = synth_arch_name(c->arch);
-	const uint64_t q = (uint64_t)c->n_head * c->head_dim;
-	const uint64_t kv = (uint64_t)c->n_head_kv * c->head_dim;
 	const uint32_t nv = synth_n_vocab();
 	const struct gguf_value *arr;
 	uint8_t *buf;
@@ -187,56 +245,7 @@ static void check_file(const struct synth_cfg *c)
 	cr_expect_eq(get_bool(g, "tokenizer.ggml.add_bos_token"), 1);
 	cr_expect_eq(get_bool(g, "tokenizer.ggml.add_eos_token"), 0);
 
-	/* tensors, in llama.cpp's order */
-	cr_expect_eq(g->n_tensors, 2 + 9ull * c->n_layer + !c->tied);
-	cr_expect_str_eq(g->tensors[0].name, "token_embd.weight");
-	cr_expect_str_eq(g->tensors[1].name, "blk.0.attn_norm.weight");
-	cr_expect_str_eq(g->tensors[1 + 9 * c->n_layer].name,
-			 "output_norm.weight");
-	expect_tensor(g, "token_embd.weight", GGML_TYPE_Q8_0, c->n_embd, nv);
-	for (uint32_t l = 0; l < c->n_layer; l++) {
-		char n[64];
-#define BLK(what) (snprintf(n, sizeof(n), "blk.%u." what ".weight", l), n)
-		expect_tensor(g, BLK("attn_norm"), GGML_TYPE_F32, c->n_embd, 0);
-		expect_tensor(g, BLK("attn_q"), GGML_TYPE_Q8_0, c->n_embd, q);
-		expect_tensor(g, BLK("attn_k"), GGML_TYPE_Q8_0, c->n_embd, kv);
-		expect_tensor(g, BLK("attn_v"), GGML_TYPE_Q8_0, c->n_embd, kv);
-		expect_tensor(g, BLK("attn_output"), GGML_TYPE_Q8_0, q,
-			      c->n_embd);
-		expect_tensor(g, BLK("ffn_norm"), GGML_TYPE_F32, c->n_embd, 0);
-		expect_tensor(g, BLK("ffn_gate"), GGML_TYPE_Q8_0, c->n_embd,
-			      c->n_ff);
-		expect_tensor(g, BLK("ffn_up"), GGML_TYPE_Q8_0, c->n_embd,
-			      c->n_ff);
-		expect_tensor(g, BLK("ffn_down"), GGML_TYPE_Q8_0, c->n_ff,
-			      c->n_embd);
-#undef BLK
-	}
-	expect_tensor(g, "output_norm.weight", GGML_TYPE_F32, c->n_embd, 0);
-	if (c->tied)
-		cr_expect_null(gguf_find_tensor(g, "output.weight"),
-			       "tied model has output.weight");
-	else
-		expect_tensor(g, "output.weight", GGML_TYPE_Q8_0, c->n_embd,
-			      nv);
-
-	/* weight scale: 1/sqrt(n_in) for matrices, 1 + small noise for norms */
-	const struct gguf_tensor *t;
-	double sd;
-
-	t = gguf_find_tensor(g, "blk.0.attn_q.weight");
-	sd = q8_std(t) * sqrt((double)c->n_embd);
-	cr_expect(sd > 0.9 && sd < 1.1, "attn_q std * sqrt(n_embd) = %g", sd);
-	t = gguf_find_tensor(g, "blk.1.ffn_down.weight");
-	sd = q8_std(t) * sqrt((double)c->n_ff);
-	cr_expect(sd > 0.9 && sd < 1.1, "ffn_down std * sqrt(n_ff) = %g", sd);
-	t = gguf_find_tensor(g, "output_norm.weight");
-	for (uint64_t i = 0; i < t->ne[0]; i++) {
-		float w = ((const float *)t->data)[i];
-
-		cr_expect(w > 0.9f && w < 1.1f, "output_norm[%llu] = %g",
-			  (unsigned long long)i, w);
-	}
+	check_tensors(g, c);
 	gguf_close(g);
 	free(buf);
 }

@@ -59,6 +59,44 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* Generates the model of c and writes it to path, with a summary line.
+ * The exit status. */
+static int write_model(const struct synth_cfg *cp, const char *path)
+{
+	const struct synth_cfg c = *cp;
+	struct synth *s = NULL;
+	char err[512];
+	uint64_t size;
+	double t0, t1, t2;
+
+	if (synth_size(&c, &size, err, sizeof(err))) {
+		fprintf(stderr, "mkmodel: %s\n", err);
+		return 1;
+	}
+	t0 = now_ms() / 1e3;
+	if (synth_create(&c, &s, err, sizeof(err))) {
+		fprintf(stderr, "mkmodel: %s\n", err);
+		return 1;
+	}
+	t1 = now_ms() / 1e3;
+	if (gguf_w_write(synth_writer(s), path, err, sizeof(err))) {
+		fprintf(stderr, "mkmodel: %s\n", err);
+		synth_free(s);
+		return 1;
+	}
+	t2 = now_ms() / 1e3;
+	synth_free(s);
+
+	fprintf(stderr, "mkmodel: %s: %s, %u layers, embd %u, %u heads x %u "
+		"(%u kv), ff %u, ctx %u, vocab %u, %s, seed %" PRIu64 ", Q8_0, "
+		"%" PRIu64 " bytes (%.1f MB) in %.2f s (generate %.2f, write "
+		"%.2f)\n", path, synth_arch_name(c.arch), c.n_layer, c.n_embd,
+		c.n_head, c.head_dim, c.n_head_kv, c.n_ff, c.n_ctx,
+		synth_n_vocab(), c.tied ? "tied" : "untied", c.seed, size,
+		size / 1e6, t2 - t0, t1 - t0, t2 - t1);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct synth_cfg c;
@@ -71,10 +109,8 @@ int main(int argc, char **argv)
 	};
 	uint32_t set[OPT_CTX - OPT_LAYERS + 1] = { 0 };
 	int have[OPT_CTX - OPT_LAYERS + 1] = { 0 };
-	uint64_t seed = 0, v, size;
+	uint64_t seed = 0, v;
 	int tied = -1, opt, li = 0;
-	struct synth *s = NULL;
-	double t0, t1, t2;
 
 	cli_set_prog("mkmodel");
 	opterr = 0;
@@ -155,30 +191,5 @@ int main(int argc, char **argv)
 		}
 	}
 
-	if (synth_size(&c, &size, err, sizeof(err))) {
-		fprintf(stderr, "mkmodel: %s\n", err);
-		return 1;
-	}
-	t0 = now_ms() / 1e3;
-	if (synth_create(&c, &s, err, sizeof(err))) {
-		fprintf(stderr, "mkmodel: %s\n", err);
-		return 1;
-	}
-	t1 = now_ms() / 1e3;
-	if (gguf_w_write(synth_writer(s), path, err, sizeof(err))) {
-		fprintf(stderr, "mkmodel: %s\n", err);
-		synth_free(s);
-		return 1;
-	}
-	t2 = now_ms() / 1e3;
-	synth_free(s);
-
-	fprintf(stderr, "mkmodel: %s: %s, %u layers, embd %u, %u heads x %u "
-		"(%u kv), ff %u, ctx %u, vocab %u, %s, seed %" PRIu64 ", Q8_0, "
-		"%" PRIu64 " bytes (%.1f MB) in %.2f s (generate %.2f, write "
-		"%.2f)\n", path, synth_arch_name(c.arch), c.n_layer, c.n_embd,
-		c.n_head, c.head_dim, c.n_head_kv, c.n_ff, c.n_ctx,
-		synth_n_vocab(), c.tied ? "tied" : "untied", c.seed, size,
-		size / 1e6, t2 - t0, t1 - t0, t2 - t1);
-	return 0;
+	return write_model(&c, path);
 }

@@ -230,7 +230,9 @@ static int parse_ops(const char *list, uint32_t *mask)
 	return 0;
 }
 
-static int search(int argc, char **argv)
+/* The flags of a search into o, *out and *wmode.  0, or 1 (printed). */
+static int search_args(int argc, char **argv, struct tune_opts *o,
+		       const char **out, enum weights_mode *wmode)
 {
 	static const struct option lo[] = {
 		{ "model", 1, 0, 'm' }, { "out", 1, 0, 'o' },
@@ -240,17 +242,9 @@ static int search(int argc, char **argv)
 		{ "log", 1, 0, 'l' }, { "timeout", 1, 0, 'T' },
 		{ "weights", 1, 0, 'w' }, { "ops", 1, 0, 'O' }, { 0 }
 	};
-	struct tune_opts o;
-	struct tune_result r;
-	struct env_info env;
-	struct model *m = NULL;
-	struct printer pr = { isatty(2) };
-	const char *out = "results/best-config.json";
-	enum weights_mode wmode = WEIGHTS_Q8_0;
-	char err[1024];
-	int c, rc;
+	char err[256];
+	int c;
 
-	tune_opts_defaults(&o);
 	optind = 1;
 	opterr = 0;	/* one line of our own instead of getopt's */
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -261,31 +255,31 @@ static int search(int argc, char **argv)
 			return 1;
 		}
 		switch (c) {
-		case 'm': o.model_path = optarg; break;
-		case 'o': out = optarg; break;
+		case 'm': o->model_path = optarg; break;
+		case 'o': *out = optarg; break;
 		case 'b':
-			bad = cli_double("--budget", optarg, 1e-3, 1e7, &o.budget_s,
+			bad = cli_double("--budget", optarg, 1e-3, 1e7, &o->budget_s,
 					 err, sizeof err);
 			break;
 		case 't':
 			bad = cli_int("--threads", optarg, 1, TUNE_MAX_THREADS,
-				      &o.max_threads, err, sizeof err);
+				      &o->max_threads, err, sizeof err);
 			break;
-		case 'p': bad = cli_int("--pp", optarg, 1, 1 << 20, &o.n_pp, err, sizeof err); break;
-		case 'g': bad = cli_int("--gen", optarg, 1, 1 << 20, &o.n_gen, err, sizeof err); break;
-		case 'r': bad = cli_int("--rounds", optarg, 1, 1000, &o.rounds, err, sizeof err); break;
-		case 'R': o.resume = 1; break;
-		case 'l': o.log_path = optarg; break;
+		case 'p': bad = cli_int("--pp", optarg, 1, 1 << 20, &o->n_pp, err, sizeof err); break;
+		case 'g': bad = cli_int("--gen", optarg, 1, 1 << 20, &o->n_gen, err, sizeof err); break;
+		case 'r': bad = cli_int("--rounds", optarg, 1, 1000, &o->rounds, err, sizeof err); break;
+		case 'R': o->resume = 1; break;
+		case 'l': o->log_path = optarg; break;
 		case 'T':
 			bad = cli_double("--timeout", optarg, 1e-3, 1e7,
-					 &o.timeout_s, err, sizeof err);
+					 &o->timeout_s, err, sizeof err);
 			break;
 		case 'O':
-			if (parse_ops(optarg, &o.ops) < 0)
+			if (parse_ops(optarg, &o->ops) < 0)
 				return 1;
 			break;
 		case 'w':
-			if (weights_mode_parse(optarg, &wmode) < 0) {
+			if (weights_mode_parse(optarg, wmode) < 0) {
 				fprintf(stderr, "tune: --weights: '%s' is not q8_0, "
 					"native or f32\n", optarg);
 				return 1;
@@ -302,10 +296,29 @@ static int search(int argc, char **argv)
 			argv[optind]);
 		return 1;
 	}
-	if (!o.model_path) {
+	if (!o->model_path) {
 		fprintf(stderr, "tune: --model PATH is required (see --help)\n");
 		return 1;
 	}
+	return 0;
+}
+
+/* --model: the search, its report and the config it writes. */
+static int search(int argc, char **argv)
+{
+	struct tune_opts o;
+	struct tune_result r;
+	struct env_info env;
+	struct model *m = NULL;
+	struct printer pr = { isatty(2) };
+	const char *out = "results/best-config.json";
+	enum weights_mode wmode = WEIGHTS_Q8_0;
+	char err[1024];
+	int rc;
+
+	tune_opts_defaults(&o);
+	if (search_args(argc, argv, &o, &out, &wmode))
+		return 1;
 	if (env_collect(&env, err, sizeof err) < 0) {
 		fprintf(stderr, "tune: %s\n", err);
 		return 1;

@@ -813,145 +813,211 @@ static json_t *final_json(const struct tune_final *f, enum phase ph, int n_tok)
 		"p_vs_scalar", s->p);
 }
 
+/* Fingerprints, defaults, the tuning prompt, the shared page the
+ * children report through, and the evaluation log.  0, or -1 with a
+ * message (tuner_close undoes what was done either way). */
+static int tuner_open(struct tuner *t, struct tune_result *r, char *err,
+		      size_t errlen)
+{
+	const struct tune_opts *o = t->o;
+	struct machine_fp mfp;
+	struct model_fp mdl;
+
+	t->fault_env = getenv("Q8TUNE_TUNE_FAULT");
+	t->sh = MAP_FAILED;
+	if (machine_fp_get(&mfp, err, errlen) < 0)
+		return -1;
+	machine_fp_key(&mfp, t->machine_key, sizeof t->machine_key);
+	model_fp_get(t->m, &mdl);
+	snprintf(t->model_hash, sizeof t->model_hash, "%s", mdl.tensor_hash);
+	t->cores = mfp.cores;
+	t->pin = o->max_threads <= mfp.cores;
+	if (kernels_default(&r->def[PHASE_PROMPT], err, errlen) < 0)
+		return -1;
+	r->def[PHASE_DECODE] = r->def[PHASE_PROMPT];
+	r->def_threads = o->max_threads;
+	/* the gate's and the timings' prompt: a fixed text to n_pp tokens */
+	t->prompt = prompt_tokens(t->m->tok, "Once upon a time, there was a "
+				  "little girl who liked to run in the park with "
+				  "her dog.", o->n_pp, &t->n_prompt);
+	if (!t->prompt) {
+		snprintf(err, errlen, "cannot tokenize the tuning prompt");
+		return -1;
+	}
+	t->sh_bytes = sizeof(struct shm) +
+		sizeof(float) * (size_t)(GATE_STEPS + 1) * t->m->hp.n_vocab;
+	t->sh = mmap(NULL, t->sh_bytes, PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (t->sh == MAP_FAILED) {
+		snprintf(err, errlen, "cannot map %zu bytes", t->sh_bytes);
+		return -1;
+	}
+	t->ref_logits = (float *)(t->sh + 1);
+	log_load(t);
+	return 0;
+}
+
+static void tuner_close(struct tuner *t)
+{
+	json_decref(t->log);
+	if (t->sh != MAP_FAILED)
+		munmap(t->sh, t->sh_bytes);
+	free(t->prompt);
+}
+
+/* The gate's reference logits: every op's reference variant, one
+ * thread.  0, or -1 with a message. */
+static int reference_logits(struct tuner *t, const struct kernels *scalar,
+			    char *err, size_t errlen)
+{
+	struct eval ref = { .kind = EV_REFERENCE, .phase = PHASE_PROMPT,
+			    .a = { scalar, 1, 0 }, .b = { scalar, 1, 0 } };
+	char why[256];
+
+	if (prepare(t, scalar, scalar, err, errlen) < 0)
+		return -1;
+	if (run_child(t, &ref, 600, why, sizeof why) != TV_FINAL) {
+		snprintf(err, errlen, "the reference configuration failed: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
+/* The search of both phases from the defaults; inc and threads get the
+ * winners.  A third of the budget is kept for the final comparisons; the
+ * search's two thirds are shared by the phases, so the prompt phase's
+ * rounds cannot starve decode.  0, 1 interrupted, -1 failed. */
+static int search_all(struct search *se, struct kernels inc[PHASE_COUNT],
+		      int threads[PHASE_COUNT], char *err, size_t errlen)
+{
+	struct tuner *t = se->t;
+	const double search_end = t->t_start + t->o->budget_s * 1e3 * 2 / 3;
+
+	for (int ph = 0; ph < PHASE_COUNT; ph++) {
+		se->factor[ph] = 1;
+		inc[ph] = se->r->def[ph];
+		threads[ph] = t->o->max_threads;
+		se->total += count_candidates(t, &inc[ph]) + 1;
+	}
+	for (int ph = 0; ph < PHASE_COUNT; ph++) {
+		se->budget_end = now_ms() + (search_end - now_ms()) / (PHASE_COUNT - ph);
+		int rc = search_phase(se, ph, &inc[ph], &threads[ph], err, errlen);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* One phase's final comparison (default vs tuned and all-scalar vs
+ * tuned, interleaved in one child) into r->fin[ph], the phase's choices
+ * into r->cfg, its measurements into meas.  0, 1 interrupted, -1. */
+static int final_phase(struct search *se, enum phase ph,
+		       const struct kernels *inc, int threads,
+		       const struct kernels *scalar, json_t *meas, char *err,
+		       size_t errlen)
+{
+	struct tuner *t = se->t;
+	struct tune_result *r = se->r;
+	struct tune_decision d = { .phase = ph, .op = -2, .verdict = TV_FINAL };
+	const double left = (se->budget_end - now_ms()) / (PHASE_COUNT - ph);
+	struct eval ev = { .kind = EV_FINAL, .phase = ph,
+		.a = { &r->def[ph], t->o->max_threads, 0 },
+		.b = { inc, threads, 0 }, .scalar = scalar,
+		.budget_ms = left > 1000 ? left : 1000 };
+	char why[256];
+
+	snprintf(d.incumbent, sizeof d.incumbent, "default");
+	snprintf(d.candidate, sizeof d.candidate, "tuned");
+	if (prepare(t, &r->def[ph], inc, err, errlen) < 0)
+		return -1;
+	announce(se, &d);
+	int v = run_child(t, &ev, 60 + 4 * ev.budget_ms / 1e3, why, sizeof why);
+	if (interrupted)
+		return 1;
+	if (v != TV_FINAL) {
+		snprintf(err, errlen, "final comparison (%s): %s", phase_name(ph),
+			 why);
+		return -1;
+	}
+	struct tune_final *f = &r->fin[ph];
+	r->predicted_speedup[ph] = se->pass0[ph] > 0 ? se->pass0[ph] /
+		((se->pass0[ph] - se->saved[ph]) * se->factor[ph]) : 1;
+	f->vs_default = t->sh->ab;
+	f->vs_scalar = t->sh->ab2;
+	f->prof_default = t->sh->prof_a;
+	f->prof_tuned = t->sh->prof_b;
+	f->have_prof = 1;
+	fill_numbers(&d, &f->vs_default, 0);
+	snprintf(d.reason, sizeof d.reason, "tuned/default x%.3f [%.3f, %.3f]; "
+		 "tuned/all-scalar x%.4f", d.ratio, d.lo, d.hi, f->vs_scalar.ratio);
+	report(se, &d);
+	json_object_set_new(meas, phase_name(ph), final_json(f, ph,
+		ph == PHASE_PROMPT ? t->n_prompt : t->o->n_gen));
+
+	struct phase_cfg *pc = &r->cfg.phase[ph];
+	pc->threads = threads;
+	pc->pin = t->pin && threads <= t->cores ? PIN_CORES : PIN_NONE;
+	for (int op = 0; op < OP_COUNT; op++)
+		pc->v[op] = inc->v[op];
+	return 0;
+}
+
+/* The final comparisons of both phases and the config they make.  0, 1
+ * interrupted, -1 failed (r->cfg is then freed). */
+static int finish(struct search *se, const struct kernels inc[PHASE_COUNT],
+		  const int threads[PHASE_COUNT], const struct kernels *scalar,
+		  char *err, size_t errlen)
+{
+	const struct tune_opts *o = se->t->o;
+	struct tune_result *r = se->r;
+	json_t *meas;
+	int rc = 0;
+
+	se->budget_end = se->t->t_start + o->budget_s * 1e3;
+	if (config_init(&r->cfg, se->t->m, err, errlen) < 0)
+		return -1;
+	snprintf(r->cfg.tool, sizeof r->cfg.tool, "tune");
+	snprintf(r->cfg.git_rev, sizeof r->cfg.git_rev, "%s", o->git_rev);
+	if (!(meas = json_object())) {
+		snprintf(err, errlen, "out of memory");
+		rc = -1;
+	}
+	for (int ph = 0; !rc && ph < PHASE_COUNT; ph++)
+		rc = final_phase(se, ph, &inc[ph], threads[ph], scalar, meas, err,
+				 errlen);
+	if (rc) {
+		json_decref(meas);
+		config_free(&r->cfg);
+		return rc;
+	}
+	json_object_set_new(meas, "budget_s", json_real(o->budget_s));
+	json_object_set_new(meas, "evaluations", json_integer(r->evaluations));
+	r->cfg.measurements = meas;
+	return 0;
+}
+
 int tune_run(struct model *m, const struct tune_opts *o, tune_report_fn cb,
 	     void *cb_ctx, struct tune_result *r, char *err, size_t errlen)
 {
 	struct tuner t = { .m = m, .o = o, .t_start = now_ms() };
 	struct search se = { .t = &t, .cb = cb, .cb_ctx = cb_ctx, .r = r };
 	struct kernels scalar, inc[PHASE_COUNT];
-	struct machine_fp mfp;
-	struct model_fp mdl;
 	int threads[PHASE_COUNT], rc = -1;
-	char why[256];
 
 	memset(r, 0, sizeof *r);
 	interrupted = 0;
-	t.fault_env = getenv("Q8TUNE_TUNE_FAULT");
-	if (machine_fp_get(&mfp, err, errlen) < 0)
-		return -1;
-	machine_fp_key(&mfp, t.machine_key, sizeof t.machine_key);
-	model_fp_get(m, &mdl);
-	snprintf(t.model_hash, sizeof t.model_hash, "%s", mdl.tensor_hash);
-	t.cores = mfp.cores;
-	t.pin = o->max_threads <= mfp.cores;
-	if (kernels_default(&r->def[PHASE_PROMPT], err, errlen) < 0)
-		return -1;
-	r->def[PHASE_DECODE] = r->def[PHASE_PROMPT];
-	r->def_threads = o->max_threads;
 	kernels_reference(&scalar);
-	/* the gate's and the timings' prompt: a fixed text to n_pp tokens */
-	t.prompt = prompt_tokens(m->tok, "Once upon a time, there was a little "
-				 "girl who liked to run in the park with her dog.",
-				 o->n_pp, &t.n_prompt);
-	if (!t.prompt) {
-		snprintf(err, errlen, "cannot tokenize the tuning prompt");
-		return -1;
+	if (tuner_open(&t, r, err, errlen) == 0 &&
+	    reference_logits(&t, &scalar, err, errlen) == 0) {
+		rc = search_all(&se, inc, threads, err, errlen);
+		if (rc == 0)
+			rc = finish(&se, inc, threads, &scalar, err, errlen);
 	}
-	t.sh_bytes = sizeof(struct shm) +
-		sizeof(float) * (size_t)(GATE_STEPS + 1) * m->hp.n_vocab;
-	t.sh = mmap(NULL, t.sh_bytes, PROT_READ | PROT_WRITE,
-		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (t.sh == MAP_FAILED) {
-		snprintf(err, errlen, "cannot map %zu bytes", t.sh_bytes);
-		free(t.prompt);
-		return -1;
-	}
-	t.ref_logits = (float *)(t.sh + 1);
-	log_load(&t);
-
-	/* the gate's reference: every op's reference variant, one thread */
-	struct eval ref = { .kind = EV_REFERENCE, .phase = PHASE_PROMPT,
-			    .a = { &scalar, 1, 0 }, .b = { &scalar, 1, 0 } };
-	if (prepare(&t, &scalar, &scalar, err, errlen) < 0)
-		goto out;
-	if (run_child(&t, &ref, 600, why, sizeof why) != TV_FINAL) {
-		snprintf(err, errlen, "the reference configuration failed: %s", why);
-		goto out;
-	}
-
-	/* a third of the budget is kept for the final comparisons; the
-	 * search's two thirds are shared by the phases, so the prompt
-	 * phase's rounds cannot starve decode */
-	const double search_end = t.t_start + o->budget_s * 1e3 * 2 / 3;
-	for (int ph = 0; ph < PHASE_COUNT; ph++) {
-		se.factor[ph] = 1;
-		inc[ph] = r->def[ph];
-		threads[ph] = o->max_threads;
-		se.total += count_candidates(&t, &inc[ph]) + 1;
-	}
-	for (int ph = 0; ph < PHASE_COUNT; ph++) {
-		se.budget_end = now_ms() + (search_end - now_ms()) / (PHASE_COUNT - ph);
-		int s = search_phase(&se, ph, &inc[ph], &threads[ph], err, errlen);
-		if (s)
-			goto stop;
-	}
-
-	/* final: default vs tuned and all-scalar vs tuned, interleaved */
-	se.budget_end = t.t_start + o->budget_s * 1e3;
-	if (config_init(&r->cfg, m, err, errlen) < 0)
-		goto out;
-	snprintf(r->cfg.tool, sizeof r->cfg.tool, "tune");
-	snprintf(r->cfg.git_rev, sizeof r->cfg.git_rev, "%s", o->git_rev);
-	json_t *meas = json_object();
-	for (int ph = 0; ph < PHASE_COUNT; ph++) {
-		struct tune_decision d = { .phase = ph, .op = -2,
-					   .verdict = TV_FINAL };
-		snprintf(d.incumbent, sizeof d.incumbent, "default");
-		snprintf(d.candidate, sizeof d.candidate, "tuned");
-		const double left = (se.budget_end - now_ms()) / (PHASE_COUNT - ph);
-		struct eval ev = { .kind = EV_FINAL, .phase = ph,
-			.a = { &r->def[ph], o->max_threads, 0 },
-			.b = { &inc[ph], threads[ph], 0 }, .scalar = &scalar,
-			.budget_ms = left > 1000 ? left : 1000 };
-		if (prepare(&t, &r->def[ph], &inc[ph], err, errlen) < 0)
-			goto out;
-		announce(&se, &d);
-		int v = run_child(&t, &ev, 60 + 4 * ev.budget_ms / 1e3, why, sizeof why);
-		if (interrupted)
-			goto stop;
-		if (v != TV_FINAL) {
-			snprintf(err, errlen, "final comparison (%s): %s",
-				 phase_name(ph), why);
-			goto out;
-		}
-		struct tune_final *f = &r->fin[ph];
-		r->predicted_speedup[ph] = se.pass0[ph] > 0 ? se.pass0[ph] /
-			((se.pass0[ph] - se.saved[ph]) * se.factor[ph]) : 1;
-		f->vs_default = t.sh->ab;
-		f->vs_scalar = t.sh->ab2;
-		f->prof_default = t.sh->prof_a;
-		f->prof_tuned = t.sh->prof_b;
-		f->have_prof = 1;
-		fill_numbers(&d, &f->vs_default, 0);
-		snprintf(d.reason, sizeof d.reason, "tuned/default x%.3f [%.3f, "
-			 "%.3f]; tuned/all-scalar x%.4f", d.ratio, d.lo, d.hi,
-			 f->vs_scalar.ratio);
-		report(&se, &d);
-		json_object_set_new(meas, phase_name(ph), final_json(f, ph,
-			ph == PHASE_PROMPT ? t.n_prompt : o->n_gen));
-
-		struct phase_cfg *pc = &r->cfg.phase[ph];
-		pc->threads = threads[ph];
-		pc->pin = t.pin && threads[ph] <= t.cores ? PIN_CORES : PIN_NONE;
-		for (int op = 0; op < OP_COUNT; op++)
-			pc->v[op] = inc[ph].v[op];
-	}
-	json_object_set_new(meas, "budget_s", json_real(o->budget_s));
-	json_object_set_new(meas, "evaluations", json_integer(r->evaluations));
-	r->cfg.measurements = meas;
-	rc = 0;
-	goto out;
-stop:
-	if (interrupted) {
+	if (rc == 1 || (rc != 0 && interrupted)) {
 		r->interrupted = 1;
 		rc = 1;
 	}
-out:
 	r->elapsed_s = (now_ms() - t.t_start) / 1e3;
-	if (rc != 0)
-		config_free(&r->cfg);
-	json_decref(t.log);
-	munmap(t.sh, t.sh_bytes);
-	free(t.prompt);
+	tuner_close(&t);
 	return rc;
 }
