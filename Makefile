@@ -22,7 +22,7 @@ LIB_SRC := $(sort $(wildcard base/*.c kernels/*.c kernels/*/*.c kernels/*/*/*.c 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 # the mains; ./tune's file target is tune-bin, because `make tune` is the
 # main job (build, make the default model, tune it)
-TOOLS   := infer mkmodel bench
+TOOLS   := infer mkmodel bench perfreport
 BINS    := $(TOOLS) tune
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
@@ -134,7 +134,8 @@ test: tools $(B)/unit $(B)/gguf-san $(B)/embed
 
 # --- setup -----------------------------------------------------------------
 DEB_PKGS := build-essential pkg-config libcriterion-dev libjansson-dev \
-	libpapi-dev papi-tools libhwloc-dev hwloc libbenchmark-dev g++ gnuplot-nox
+	libpapi-dev papi-tools libhwloc-dev hwloc libbenchmark-dev g++ gnuplot-nox \
+	valgrind git
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -165,8 +166,35 @@ tune: tools $(MODEL)
 	./tune --model $(MODEL) --budget $(TUNE_BUDGET) --out $(TUNE_OUT)
 	./infer --model $(MODEL) --config $(TUNE_OUT) -p "Hello world" -n 16
 
+# --- the performance-regression report ---------------------------------------
+# `make perf-report BASE=<rev> [HEAD=<rev>]` builds BASE (default HEAD~1)
+# in a git worktree under build/perf/ with its own Makefile and compares
+# its ./bench with this tree's (or HEAD's, when HEAD names a revision):
+# timing rounds with an A/A noise band, per-op profile rows, callgrind
+# counts.  Writes results/perf-report.md and .json and prints the table
+# (docs/perf-report.md).  BASE_ENV / HEAD_ENV set environment for one
+# side; PERF_FAIL_PCT makes a confirmed pp/tg regression above it fail
+# (exit 3); PERF_REPORT=skip skips the report (a machine where it cannot
+# run).
+BASE ?= HEAD~1
+PERF_ROUNDS ?= 6
+PERF_BUDGET ?= 1
+PERF_FAIL_PCT ?=
+PERF_REPORT ?= run
+.PHONY: perf-report
+perf-report: tools $(MODEL)
+ifeq ($(PERF_REPORT),skip)
+	@echo "perf-report: skipped (PERF_REPORT=skip)"
+else
+	BASE='$(BASE)' HEAD='$(HEAD)' BASE_ENV='$(BASE_ENV)' HEAD_ENV='$(HEAD_ENV)' \
+	PERF_ROUNDS='$(PERF_ROUNDS)' PERF_BUDGET='$(PERF_BUDGET)' \
+	PERF_FAIL_PCT='$(PERF_FAIL_PCT)' PERF_MODEL='$(PERF_MODEL)' PERF_ARGS='$(PERF_ARGS)' \
+		bash tools/perf-report.sh
+endif
+
 clean:
 	rm -rf $(B) $(BINS)
+	git worktree prune 2>/dev/null || true
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BINS:%=$(B)/tools/%.d)
 
@@ -203,3 +231,7 @@ microbench-clean:
 clean: microbench-clean
 
 -include $(B)/tools/microbench.d
+
+# --- plots (gnuplot): `make plots`, see plots/plots.mk and docs/plots.md ----
+include plots/plots.mk
+test: $(B)/plotdata

@@ -471,3 +471,112 @@ int stats_differs(double p, double ratio_lo, double ratio_hi, double alpha,
 		return -1;
 	return 0;
 }
+
+/* --- Student's t, for statistics over a few independent rounds ------------ */
+
+/* Continued fraction of the regularized incomplete beta function
+ * (modified Lentz), valid for x < (a + 1) / (a + b + 2). */
+static double beta_cf(double a, double b, double x)
+{
+	const double tiny = 1e-300;
+	double c = 1, d = 1 - (a + b) * x / (a + 1), h;
+
+	d = fabs(d) < tiny ? tiny : d;
+	d = 1 / d;
+	h = d;
+	for (int m = 1; m <= 300; m++) {
+		const int m2 = 2 * m;
+		double aa = m * (b - m) * x / ((a + m2 - 1) * (a + m2)), del;
+
+		d = 1 + aa * d;
+		d = fabs(d) < tiny ? tiny : d;
+		c = 1 + aa / c;
+		c = fabs(c) < tiny ? tiny : c;
+		d = 1 / d;
+		h *= d * c;
+		aa = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1));
+		d = 1 + aa * d;
+		d = fabs(d) < tiny ? tiny : d;
+		c = 1 + aa / c;
+		c = fabs(c) < tiny ? tiny : c;
+		d = 1 / d;
+		del = d * c;
+		h *= del;
+		if (fabs(del - 1) < 1e-15)
+			break;
+	}
+	return h;
+}
+
+/* I_x(a, b), the regularized incomplete beta function. */
+static double beta_inc(double a, double b, double x)
+{
+	double front;
+
+	if (x <= 0)
+		return 0;
+	if (x >= 1)
+		return 1;
+	front = exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) +
+		    b * log1p(-x));
+	if (x < (a + 1) / (a + b + 2))
+		return front * beta_cf(a, b, x) / a;
+	return 1 - front * beta_cf(b, a, 1 - x) / b;
+}
+
+double stats_t_p(double t, double df)
+{
+	if (!(df > 0) || isnan(t))
+		return NAN;
+	if (isinf(t))
+		return 0;
+	return beta_inc(df / 2, 0.5, df / (df + t * t));
+}
+
+double stats_t_quantile(double p, double df)
+{
+	double lo = 0, hi = 1;
+
+	if (!(df > 0) || !(p > 0 && p < 1))
+		return NAN;
+	if (p < 0.5)
+		return -stats_t_quantile(1 - p, df);
+	if (p == 0.5)
+		return 0;
+	/* the upper tail is 2 (1 - p) of the two-sided p-value: bisect */
+	while (stats_t_p(hi, df) > 2 * (1 - p))
+		hi *= 2;
+	for (int i = 0; i < 200 && hi - lo > 1e-12 * hi; i++) {
+		const double mid = (lo + hi) / 2;
+
+		if (stats_t_p(mid, df) > 2 * (1 - p))
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return (lo + hi) / 2;
+}
+
+void stats_rounds(const double *x, int n, double level, struct round_stats *r)
+{
+	double s = 0, ss = 0;
+
+	r->n = n;
+	r->mean = r->sd = r->lo = r->hi = r->p = NAN;
+	if (n < 2 || !(level > 0 && level < 1))
+		return;
+	for (int i = 0; i < n; i++) {
+		if (isnan(x[i]))
+			return;
+		s += x[i];
+	}
+	r->mean = s / n;
+	for (int i = 0; i < n; i++)
+		ss += (x[i] - r->mean) * (x[i] - r->mean);
+	r->sd = sqrt(ss / (n - 1));
+	const double se = r->sd / sqrt((double)n);
+	const double q = stats_t_quantile((1 + level) / 2, n - 1);
+	r->lo = r->mean - q * se;
+	r->hi = r->mean + q * se;
+	r->p = se > 0 ? stats_t_p(r->mean / se, n - 1) : r->mean == 0 ? 1 : 0;
+}

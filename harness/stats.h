@@ -104,6 +104,25 @@ void stats_ratio_ci(const double *a, int na, const double *b, int nb, double lev
 int stats_differs(double p, double ratio_lo, double ratio_hi, double alpha,
 		  double margin);
 
+/* Student's t with df degrees of freedom (df > 0, not necessarily whole):
+ * the two-sided p-value P(|T| >= |t|), and the quantile q with
+ * P(T <= q) = p for p in (0, 1).  NaN on bad input.  E.g.
+ * stats_t_quantile(0.975, 5) = 2.5706, stats_t_p(2.0, 5) = 0.1019. */
+double stats_t_p(double t, double df);
+double stats_t_quantile(double p, double df);
+
+/* A quantity measured once per round over n independent rounds (e.g. the
+ * log of a ratio of medians, each round a fresh pair of processes): its
+ * mean, sd (n - 1), the t-based CI of the mean at level, and the
+ * two-sided one-sample t-test p-value against 0.  The round-to-round
+ * spread is the uncertainty, not the samples pooled within rounds.  NaN
+ * fields when n < 2 or on a NaN in x. */
+struct round_stats {
+	int n;
+	double mean, sd, lo, hi, p;
+};
+void stats_rounds(const double *x, int n, double level, struct round_stats *r);
+
 #ifdef __cplusplus
 }
 #endif

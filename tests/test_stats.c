@@ -543,3 +543,49 @@ Test(stats, differs_rules)
 	cr_assert_eq(stats_differs(NAN, 1.5, 1.6, 0.05, 0.02), 0);
 	cr_assert_eq(stats_differs(0.01, NAN, NAN, 0.05, 0.02), 0);
 }
+
+/* Student's t against published table values (and closed forms). */
+Test(stats, student_t)
+{
+	/* two-sided 5% critical values, any t table */
+	cr_expect_float_eq(stats_t_quantile(0.975, 1), 12.7062, 1e-4);
+	cr_expect_float_eq(stats_t_quantile(0.975, 5), 2.5706, 1e-4);
+	cr_expect_float_eq(stats_t_quantile(0.975, 9), 2.2622, 1e-4);
+	cr_expect_float_eq(stats_t_quantile(0.975, 30), 2.0423, 1e-4);
+	cr_expect_float_eq(stats_t_quantile(0.995, 10), 3.1693, 1e-4);
+	cr_expect_float_eq(stats_t_quantile(0.025, 5), -2.5706, 1e-4);
+	cr_expect_eq(stats_t_quantile(0.5, 7), 0);
+	/* df = 1 is Cauchy: P(|T| >= t) = 1 - 2 atan(t) / pi */
+	for (double t = 0.25; t < 20; t *= 2)
+		cr_expect_float_eq(stats_t_p(t, 1), 1 - 2 * atan(t) / M_PI, 1e-12,
+				   "t=%g", t);
+	/* df = 2: P(|T| >= t) = 1 - t / sqrt(2 + t^2) */
+	for (double t = 0.25; t < 20; t *= 2)
+		cr_expect_float_eq(stats_t_p(t, 2), 1 - t / sqrt(2 + t * t), 1e-12,
+				   "t=%g", t);
+	cr_expect_float_eq(stats_t_p(2.0, 5), 0.10194, 1e-5);
+	cr_expect_eq(stats_t_p(0, 5), 1);
+	cr_expect(isnan(stats_t_p(1, 0)) && isnan(stats_t_quantile(1.0, 5)));
+}
+
+/* Round statistics: scipy.stats.ttest_1samp([1, 2, 3, 4, 5], 0) gives
+ * t = 4.2426, p = 0.013236; the CI is mean +- 2.7764 * sd / sqrt(5). */
+Test(stats, rounds_t_interval)
+{
+	const double x[] = { 1, 2, 3, 4, 5 };
+	const double c[] = { 0.5, 0.5, 0.5 };
+	struct round_stats r;
+
+	stats_rounds(x, 5, 0.95, &r);
+	cr_expect_eq(r.n, 5);
+	cr_expect_float_eq(r.mean, 3, 1e-12);
+	cr_expect_float_eq(r.sd, sqrt(2.5), 1e-12);
+	cr_expect_float_eq(r.p, 0.013236, 1e-6);
+	cr_expect_float_eq(r.lo, 3 - 2.776445 * sqrt(2.5) / sqrt(5), 1e-5);
+	cr_expect_float_eq(r.hi, 3 + 2.776445 * sqrt(2.5) / sqrt(5), 1e-5);
+	/* no spread: a certain non-zero mean */
+	stats_rounds(c, 3, 0.95, &r);
+	cr_expect(r.p == 0 && r.lo == 0.5 && r.hi == 0.5);
+	stats_rounds(x, 1, 0.95, &r);
+	cr_expect(isnan(r.mean) && isnan(r.p));
+}
