@@ -110,6 +110,8 @@ json_t *row_json(const struct bench_row *r, const struct run_floors *f,
 {
 	json_t *o = bench_row_json(r);
 
+	if (o)
+		json_object_set_new(o, "threads", json_integer(threads));
 	if (o && f->r) {
 		const double floor = row_floor_ms(f, r, threads);
 		json_object_set_new(o, "floor_ms", json_real(floor));
@@ -151,17 +153,18 @@ json_t *profile_json(const char *test, const struct prof *p, double overhead,
 					    json_real(prof_roof_pct(pr, r, threads)));
 		json_array_append_new(rows, o);
 	}
-	return json_pack("{s:s,s:I,s:f,s:f,s:f,s:o}", "test", test,
-			 "passes", (json_int_t)p->passes,
+	return json_pack("{s:s,s:i,s:I,s:f,s:f,s:f,s:o}", "test", test,
+			 "threads", threads, "passes", (json_int_t)p->passes,
 			 "pass_ms", p->pass_ns / passes / 1e6,
 			 "sum_of_ops_share", sum_ns / p->pass_ns,
 			 "overhead", overhead, "ops", rows);
 }
 
-json_t *bench_ab_json(const struct bench_ab *ab)
+json_t *bench_ab_json(const struct bench_ab *ab, int threads)
 {
-	return json_pack("{s:o,s:o,s:f,s:f,s:f,s:f,s:f,s:b,s:b}",
+	return json_pack("{s:o,s:o,s:i,s:f,s:f,s:f,s:f,s:f,s:b,s:b}",
 			 "a", bench_row_json(&ab->a), "b", bench_row_json(&ab->b),
+			 "threads", threads,
 			 "ratio_b_over_a", ab->ratio, "ratio_ci_lo", ab->ratio_lo,
 			 "ratio_ci_hi", ab->ratio_hi, "mann_whitney_p", ab->p,
 			 "mann_whitney_u", ab->u, "significant", ab->significant,
@@ -224,13 +227,15 @@ json_t *run_record(const struct run_info *ri)
 		"cpus_seen", int_array(ri->cpus_seen, ri->n_cpus),
 		"cpu_moved", ri->cpu_moved,
 		"model", model_json(ri->m, ri->model_path), "config", cfg,
-		"spec", "n_prompt", sp->n_prompt, "n_gen", sp->n_gen,
+		"spec", "n_prompt", ri->n_prompt, "n_gen", ri->n_gen,
 		"min_reps", sp->min_reps, "budget_ms", sp->budget_ms,
 		"ci_target", sp->ci_target, "warmup", sp->warmup,
 		"rows", ri->rows);
 
 	if (!rec)
 		return NULL;
+	if (ri->sweep)
+		json_object_set(json_object_get(rec, "spec"), "sweep", ri->sweep);
 	if (json_array_size(ri->ab))
 		json_object_set(rec, "ab", ri->ab);
 	if (json_array_size(ri->profile))

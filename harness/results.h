@@ -56,7 +56,8 @@ struct run_floors {
 double row_floor_ms(const struct run_floors *f, const struct bench_row *r,
 		    int threads);
 
-/* bench_row_json plus floor_ms and pct_of_floor when f->r is set. */
+/* bench_row_json plus the row's thread count, and floor_ms and
+ * pct_of_floor when f->r is set. */
 json_t *row_json(const struct bench_row *r, const struct run_floors *f,
 		 int threads);
 
@@ -66,16 +67,16 @@ json_t *row_json(const struct bench_row *r, const struct run_floors *f,
 double prof_roof_pct(const struct prof_row *p, const struct roofline *r,
 		     int threads);
 
-/* {test, passes, pass_ms, sum_of_ops_share, overhead, ops: [{op,
+/* {test, threads, passes, pass_ms, sum_of_ops_share, overhead, ops: [{op,
  * calls_per_pass, ms_per_pass, share, bytes_per_pass, macs_per_pass,
  * gb_s, gmac_s, int8[, pct_of_roof]}]} for the rows that ran; the
  * pct_of_roof fields only with r (NULL: no roofline). */
 json_t *profile_json(const char *test, const struct prof *p, double overhead,
 		     const struct roofline *r, int threads);
 
-/* {a, b, ratio_b_over_a, ratio_ci_lo, ratio_ci_hi, mann_whitney_p,
- * mann_whitney_u, significant, practical} */
-json_t *bench_ab_json(const struct bench_ab *ab);
+/* {a, b, threads, ratio_b_over_a, ratio_ci_lo, ratio_ci_hi,
+ * mann_whitney_p, mann_whitney_u, significant, practical} */
+json_t *bench_ab_json(const struct bench_ab *ab, int threads);
 
 /* What the counters could read here: {hardware, software, rusage,
  * hardware_why, software_why, papi_version, status}. */
@@ -92,7 +93,10 @@ struct run_info {
 	const struct model *m;
 	const char *model_path;
 	const struct run_setup *setup[2];	/* [1] only for an A/B */
-	const struct bench_spec *sp;
+	const struct bench_spec *sp;	/* budget, reps, CI target, warm-up */
+	int n_prompt, n_gen;		/* the first prompt and tg length */
+	json_t *sweep;			/* {n_prompt, n_gen, threads} lists,
+					 * borrowed; NULL: none */
 	json_t *rows, *ab, *profile;	/* arrays, borrowed; empty: left out */
 	const char *roof_key;		/* with floors->r */
 	const struct run_floors *floors;

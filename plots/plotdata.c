@@ -1667,6 +1667,12 @@ static int scaling_row(const struct src *s, const json_t *j, const struct runinf
 	    (rc = cfg_threads(s, j, pp ? "prompt_threads" : "decode_threads", ri->threads,
 			      &th)))
 		return rc;
+	/* a sweep (--threads 1,2) records each row's own thread count */
+	const json_t *rt = json_object_get(row, "threads");
+	if (rt && !json_is_integer(rt))
+		return failf(EXIT_BAD, s, "field rows[%zu].threads: not an integer", k);
+	if (rt)
+		th = (long)json_integer_value(rt);
 	/* tokens/s, and its CI from the CI of the median time */
 	const double per = pp ? (double)n * 1000 : 1000;
 	struct pt p = { (double)n, tps, per / hi, per / lo, s->line };

@@ -1158,3 +1158,47 @@ Test(bench, bad_input_fails_cleanly, .timeout = 60)
 	}
 	rm_tree(f.dir);
 }
+
+/* Sweeps (llama-bench's lists): --pp 4,8 --gen 2,3 --threads 1,2 is one
+ * row per combination in the order threads, then pp rows, then tg rows,
+ * each with its thread count; the profile follows the same cells; the
+ * record lists the sweep and validates. */
+Test(bench, sweep_is_one_row_per_combination, .timeout = 60)
+{
+	struct brun r;
+	static const char *const want[] = { "pp4", "pp8", "tg2", "tg3" };
+
+	brun_open(&r, 0);
+	const char *extra[] = { "--pp", "4,8", "--gen", "2,3", "--threads", "1,2",
+				"--profile", "-o", "json", "--results", r.f.results,
+				NULL };
+	json_t *rec = brun_json(&r, extra);
+	const json_t *rows = json_object_get(rec, "rows");
+	const json_t *prof = json_object_get(rec, "profile");
+	cr_assert_eq(json_array_size(rows), 8);
+	cr_assert_eq(json_array_size(prof), 8);
+	for (size_t i = 0; i < 8; i++) {
+		const json_t *row = json_array_get(rows, i), *p = json_array_get(prof, i);
+		const char *test = json_string_value(json_object_get(row, "test"));
+		cr_expect_str_eq(test, want[i % 4], "row %zu", i);
+		cr_expect_eq(num(row, "threads"), 1 + (int)(i / 4), "row %zu", i);
+		cr_expect_str_eq(json_string_value(json_object_get(p, "test")),
+				 want[i % 4]);
+		cr_expect_eq(num(p, "threads"), 1 + (int)(i / 4));
+	}
+	const json_t *sw = json_object_get(json_object_get(rec, "spec"), "sweep");
+	json_t *w = json_pack("{s:[i,i],s:[i,i],s:[i,i]}", "n_prompt", 4, 8,
+			      "n_gen", 2, 3, "threads", 1, 2);
+	cr_expect(json_equal(sw, w), "spec.sweep is not the lists asked for");
+	json_decref(w);
+	json_decref(rec);
+
+	/* a bad list: one line naming the flag */
+	const char *bad[] = { "--pp", "4,,8", NULL };
+	proc_free(&r.p);
+	run_bench(&r.f, bad, &r.p);
+	cr_expect(WIFEXITED(r.p.status) && WEXITSTATUS(r.p.status) == 1);
+	cr_expect_str_eq(r.p.err, "bench: --pp: '4,,8' is not a comma-separated "
+			 "list of whole numbers\n");
+	brun_close(&r);
+}

@@ -23,8 +23,9 @@
 #include "roofline.h"
 
 static const char usage[] =
-"usage: bench --model PATH [--config FILE] [-p TEXT | --pp N] [--gen N]\n"
-"             [--reps R] [--threads T] [--pin none|cores] [-o table|md|csv|json]\n"
+"usage: bench --model PATH [--config FILE] [-p TEXT | --pp N[,N...]]\n"
+"             [--gen N[,N...]] [--reps R] [--threads T[,T...]] [--pin none|cores]\n"
+"             [-o table|md|csv|json]\n"
 "             [--profile] [--roofline] [--ab A B] [--budget SECONDS]\n"
 "             [--weights q8_0|native|f32] [--results FILE] [--no-record]\n"
 "       bench --roofline [--threads T]\n"
@@ -32,10 +33,13 @@ static const char usage[] =
 "  -p TEXT       prompt (BOS prepended); default \"Hello world\"\n"
 "  --pp N        a prompt of N tokens instead (the text's tokens repeated)\n"
 "  --gen N       decode tokens per tg sample (default 32; 0: no tg row)\n"
+"                --pp, --gen and --threads take comma lists (16,64,512):\n"
+"                every combination is a row, as in llama-bench; tg rows\n"
+"                decode after the first prompt of the list\n"
 "  --reps R      at least R samples per row (default 5); more until the\n"
 "                95%% CI of the median is within 2%% or the budget is spent\n"
 "  --budget S    seconds per row after warm-up (default 10)\n"
-"  --threads T   worker threads (default: online CPUs)\n"
+"  --threads T   worker threads (default: online CPUs; over a config's)\n"
 "  --pin MODE    none, or cores: one worker per physical core (default when\n"
 "                threads <= cores)\n"
 "  --config FILE a best-config file (./tune): its prompt phase for pp, its\n"
@@ -51,9 +55,15 @@ static const char usage[] =
 
 enum fmt { FMT_TABLE, FMT_MD, FMT_CSV, FMT_JSON };
 
+#define MAX_SWEEP 16	/* values of one swept flag */
+
 struct opts {
 	const char *model, *config, *prompt, *results, *ab[2], *csv;
-	int pp, gen, reps, threads, pin;	/* pin: -1 auto */
+	int pp[MAX_SWEEP], n_pp;	/* 0 values: the text prompt */
+	int gen[MAX_SWEEP], n_gen;
+	int thr[MAX_SWEEP], n_thr;	/* 0 values: online CPUs */
+	int reps, pin;			/* pin: -1 auto */
+	int threads;			/* the pool's: the largest of thr */
 	int profile, roofline, record, fallback;
 	double budget_s;
 	enum fmt fmt;
@@ -94,14 +104,24 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'm': o->model = optarg; break;
 		case 'c': o->config = optarg; break;
 		case 'p': o->prompt = optarg; break;
-		case 'P': if (parse_int("--pp", optarg, 1, &o->pp)) return -1; break;
-		case 'g': if (parse_int("--gen", optarg, 0, &o->gen)) return -1; break;
+		case 'P':
+			if ((o->n_pp = cli_int_list("--pp", optarg, 1, 1 << 16, o->pp,
+						    MAX_SWEEP, err, sizeof err)) < 0)
+				return cli_die("%s", err), -1;
+			break;
+		case 'g':
+			if ((o->n_gen = cli_int_list("--gen", optarg, 0, 1 << 16, o->gen,
+						     MAX_SWEEP, err, sizeof err)) < 0)
+				return cli_die("%s", err), -1;
+			break;
 		case 'r': if (parse_int("--reps", optarg, 1, &o->reps)) return -1; break;
 		case 't':
-			if (parse_int("--threads", optarg, 1, &o->threads))
-				return -1;
-			if (o->threads > ROOF_MAX_THREADS)
-				return cli_die("--threads: at most %d", ROOF_MAX_THREADS), -1;
+			if ((o->n_thr = cli_int_list("--threads", optarg, 1,
+						     ROOF_MAX_THREADS, o->thr, MAX_SWEEP,
+						     err, sizeof err)) < 0)
+				return cli_die("%s", err), -1;
+			for (int i = 0; i < o->n_thr; i++)
+				o->threads = o->thr[i] > o->threads ? o->thr[i] : o->threads;
 			break;
 		case 'b':
 			if (parse_int("--budget", optarg, 1, &v))
@@ -255,15 +275,16 @@ static const char *warn_str(unsigned w, char *buf, size_t cap)
 static void print_rows_header(enum fmt f)
 {
 	if (f == FMT_CSV)
-		puts("test,n,median_ms,mad_ms,ci_lo_ms,ci_hi_ms,cv,tokens_per_s,"
+		puts("test,threads,n,median_ms,mad_ms,ci_lo_ms,ci_hi_ms,cv,tokens_per_s,"
 		     "floor_ms,pct_of_floor,warnings");
 	else if (f == FMT_MD)
-		puts("| test | n | median | MAD | 95% CI of median | t/s | floor | "
-		     "% of floor | warnings |\n|---|---|---|---|---|---|---|---|---|");
+		puts("| test | threads | n | median | MAD | 95% CI of median | t/s | "
+		     "floor | % of floor | warnings |\n"
+		     "|---|---|---|---|---|---|---|---|---|---|");
 	else
-		printf("%-8s %5s %12s %9s %23s %10s %10s %8s  %s\n", "test", "n",
-		       "median ms", "MAD", "95% CI of median", "t/s", "floor ms",
-		       "% floor", "warnings");
+		printf("%-8s %7s %5s %12s %9s %23s %10s %10s %8s  %s\n", "test",
+		       "threads", "n", "median ms", "MAD", "95% CI of median", "t/s",
+		       "floor ms", "% floor", "warnings");
 }
 
 static void print_row(enum fmt f, const struct bench_row *r,
@@ -280,17 +301,17 @@ static void print_row(enum fmt f, const struct bench_row *r,
 		snprintf(pct_s, sizeof pct_s, "%.1f%%", 100 * floor / r->st.median);
 	}
 	if (f == FMT_CSV)
-		printf("%s,%d,%.6g,%.6g,%.6g,%.6g,%.4f,%.6g,%s,%s,%s\n", test,
-		       r->n, r->st.median, r->st.mad, r->st.ci_lo, r->st.ci_hi,
+		printf("%s,%d,%d,%.6g,%.6g,%.6g,%.6g,%.4f,%.6g,%s,%s,%s\n", test,
+		       threads, r->n, r->st.median, r->st.mad, r->st.ci_lo, r->st.ci_hi,
 		       r->st.cv, r->tok_s, fl->r ? floor_s : "",
 		       fl->r ? pct_s : "", w);
 	else if (f == FMT_MD)
-		printf("| %s | %d | %.3f %s | %.3f | %s | %.1f | %s | %s | %s |\n",
-		       test, r->n, r->st.median, r->kind == ROW_PP ? "ms" : "ms/tok",
+		printf("| %s | %d | %d | %.3f %s | %.3f | %s | %.1f | %s | %s | %s |\n",
+		       test, threads, r->n, r->st.median, r->kind == ROW_PP ? "ms" : "ms/tok",
 		       r->st.mad, ci, r->tok_s, floor_s, pct_s, w);
 	else
-		printf("%-8s %5d %12.3f %9.3f %23s %10.1f %10s %8s  %s\n",
-		       test, r->n, r->st.median, r->st.mad, ci, r->tok_s, floor_s,
+		printf("%-8s %7d %5d %12.3f %9.3f %23s %10.1f %10s %8s  %s\n",
+		       test, threads, r->n, r->st.median, r->st.mad, ci, r->tok_s, floor_s,
 		       pct_s, w);
 }
 
@@ -377,6 +398,17 @@ static int run_roofline(const struct opts *o, const struct machine_fp *mfp,
 	return 0;
 }
 
+/* One row to measure: a kind at a batch size and a thread count (every
+ * combination of the --pp, --gen and --threads lists is one). */
+struct cell {
+	enum bench_kind kind;
+	int prompt;		/* index into run.prompt[] */
+	int n_gen;		/* tg: tokens per sample */
+	int threads;		/* 0: the setup's (a config's, or --threads) */
+};
+
+#define MAX_CELLS (MAX_SWEEP * 2 * MAX_SWEEP)
+
 /* Everything one measuring run holds, so main reads as its steps. */
 struct run {
 	struct opts o;
@@ -393,12 +425,12 @@ struct run {
 	struct bench_ctx bc;
 	struct bench_spec sp;
 	struct prep_stats ps;
-	int32_t *prompt;
-	int n_prompt;
+	int32_t *prompt[MAX_SWEEP];	/* [0] is also the tg rows' prefix */
+	int n_prompt[MAX_SWEEP], n_prompts;
+	struct cell cell[MAX_CELLS];
+	int n_cells;
 	json_t *rows, *profiles, *abs;
 };
-
-static const enum bench_kind kinds[2] = { ROW_PP, ROW_TG };
 
 /* The roofline: measured now (--roofline), or this machine's stored one.
  * 1: stop here (only --roofline asked), 0: go on, -1: failed. */
@@ -450,17 +482,42 @@ static int load_sides(struct run *R, char *err, size_t errlen)
 	return model_prepare(R->m, sets, n_sets, &R->ps, err, errlen);
 }
 
-/* The prompt, the pool (pinned when asked or when every worker can have
- * a core), the session and the bench context. */
+/* The prompts (the text, or one per --pp value) and the cells: for each
+ * thread count, a pp row per prompt and a tg row per --gen value. */
+static int plan_cells(struct run *R, char *err, size_t errlen)
+{
+	const struct opts *o = &R->o;
+	const char *text = o->prompt ? o->prompt : "Hello world";
+	const int n_thr = o->n_thr ? o->n_thr : 1;
+
+	R->n_prompts = o->n_pp ? o->n_pp : 1;
+	for (int i = 0; i < R->n_prompts; i++)
+		if (!(R->prompt[i] = prompt_tokens(R->m->tok, text, o->n_pp ?
+						   o->pp[i] : 0, &R->n_prompt[i]))) {
+			snprintf(err, errlen, "cannot tokenize the prompt");
+			return -1;
+		}
+	for (int t = 0; t < n_thr; t++) {
+		const int th = o->n_thr ? o->thr[t] : 0;
+		for (int i = 0; i < R->n_prompts; i++)
+			R->cell[R->n_cells++] = (struct cell){ ROW_PP, i, 0, th };
+		for (int g = 0; g < o->n_gen; g++)
+			if (o->gen[g] > 0)
+				R->cell[R->n_cells++] = (struct cell){ ROW_TG, 0,
+							o->gen[g], th };
+	}
+	return 0;
+}
+
+/* The pool (pinned when asked or when every worker can have a core), a
+ * session long enough for every cell, and the bench context. */
 static int start_pool(struct run *R, char *err, size_t errlen)
 {
 	struct opts *o = &R->o;
+	int ctx = 0, gen = 0;
 
-	if (!(R->prompt = prompt_tokens(R->m->tok, o->prompt ? o->prompt :
-					"Hello world", o->pp, &R->n_prompt))) {
-		snprintf(err, errlen, "cannot tokenize the prompt");
+	if (plan_cells(R, err, errlen) < 0)
 		return -1;
-	}
 	if (!(R->pool = pool_create(o->threads))) {
 		snprintf(err, errlen, "cannot start %d worker threads", o->threads);
 		return -1;
@@ -481,19 +538,34 @@ static int start_pool(struct run *R, char *err, size_t errlen)
 	}
 	if (counters_attach_threads(R->ctr, err, errlen) < 0)
 		cli_warn("%s", err);
-	if (!(R->s = session_create(R->m, R->n_prompt + o->gen + 1,
-				    &R->sides[0].k[PHASE_PROMPT], R->pool, err,
-				    errlen)))
+	for (int i = 0; i < R->n_prompts; i++)
+		ctx = R->n_prompt[i] > ctx ? R->n_prompt[i] : ctx;
+	for (int g = 0; g < o->n_gen; g++)
+		gen = o->gen[g] > gen ? o->gen[g] : gen;
+	if (!(R->s = session_create(R->m, ctx + gen + 1, &R->sides[0].k[PHASE_PROMPT],
+				    R->pool, err, errlen)))
 		return -1;
 	if (bench_ctx_init(&R->bc, R->m, R->pool, R->s, R->ctr, err, errlen) < 0)
 		return -1;
 	bench_spec_defaults(&R->sp);
-	R->sp.prompt = R->prompt;
-	R->sp.n_prompt = R->n_prompt;
-	R->sp.n_gen = o->gen;
 	R->sp.min_reps = o->reps;
 	R->sp.budget_ms = o->budget_s * 1e3;
 	return 0;
+}
+
+/* The spec, the setup of side sd and the thread count of cell c. */
+static int cell_of(const struct run *R, const struct cell *c,
+		   const struct side *sd, struct bench_spec *sp,
+		   struct bench_setup *su)
+{
+	*sp = R->sp;
+	sp->prompt = R->prompt[c->prompt];
+	sp->n_prompt = R->n_prompt[c->prompt];
+	sp->n_gen = c->n_gen;
+	setup_of(sd, c->kind, su);
+	if (c->threads)		/* an explicit --threads wins over a config */
+		su->threads = c->threads;
+	return su->threads ? su->threads : R->o.threads;
 }
 
 /* What the run is about to measure on: on stdout for a person, on stderr
@@ -503,10 +575,10 @@ static void print_preamble(const struct run *R)
 	const struct opts *o = &R->o;
 	FILE *pre = o->fmt == FMT_TABLE || o->fmt == FMT_MD ? stdout : stderr;
 
-	fprintf(pre, "bench: %s, %d layers, n_embd %d (%s), %s weights; %d threads, "
+	fprintf(pre, "bench: %s, %d layers, n_embd %d (%s), %s weights; %d threads%s, "
 		"pin %s\n", arch_name(R->m->hp.arch), R->m->hp.n_layer,
 		R->m->hp.n_embd, o->model, weights_mode_name(o->wmode), o->threads,
-		o->pin ? "cores" : "none");
+		o->n_thr > 1 ? " at most" : "", o->pin ? "cores" : "none");
 	fprintf(pre, "cpu: %s; %s\n", R->env.m.brand, R->env.hwloc_summary);
 	fprintf(pre, "counters: %s\n", counters_status(R->ctr));
 	if (strcmp(R->env.governor, "performance"))
@@ -521,32 +593,33 @@ static void print_preamble(const struct run *R)
 			R->ps.made / 1e6, R->ps.ms);
 }
 
-/* --ab: each kind of row, A and B interleaved. */
-static int measure_ab(struct run *R, int n_kinds, char *err, size_t errlen)
+/* --ab: each cell, A and B interleaved. */
+static int measure_ab(struct run *R, char *err, size_t errlen)
 {
 	const struct opts *o = &R->o;
 
 	if (o->fmt != FMT_JSON && o->fmt != FMT_CSV)
 		printf("\nA/B: A=%s, B=%s, interleaved A B A B ...\n", o->ab[0],
 		       o->ab[1]);
-	for (int i = 0; i < n_kinds; i++) {
+	for (int i = 0; i < R->n_cells; i++) {
 		static struct bench_ab ab;
 		struct bench_setup a, b;
+		struct bench_spec sp;
+		const int th = cell_of(R, &R->cell[i], &R->sides[0], &sp, &a);
 
-		setup_of(&R->sides[0], kinds[i], &a);
-		setup_of(&R->sides[1], kinds[i], &b);
-		if (bench_ab_run(&R->bc, kinds[i], &R->sp, &a, &b, &ab, err,
+		cell_of(R, &R->cell[i], &R->sides[1], &sp, &b);
+		if (bench_ab_run(&R->bc, R->cell[i].kind, &sp, &a, &b, &ab, err,
 				 errlen) < 0)
 			return -1;
 		if (o->fmt != FMT_JSON)
 			print_ab(o->fmt, &ab, o->ab[0], o->ab[1]);
-		json_array_append_new(R->abs, bench_ab_json(&ab));
+		json_array_append_new(R->abs, bench_ab_json(&ab, th));
 	}
 	return 0;
 }
 
-/* The pp and tg rows of one setup. */
-static int measure_rows(struct run *R, int n_kinds, char *err, size_t errlen)
+/* The rows of one setup, one per cell. */
+static int measure_rows(struct run *R, char *err, size_t errlen)
 {
 	const struct opts *o = &R->o;
 
@@ -555,15 +628,15 @@ static int measure_rows(struct run *R, int n_kinds, char *err, size_t errlen)
 			putchar('\n');
 		print_rows_header(o->fmt);
 	}
-	for (int i = 0; i < n_kinds; i++) {
+	for (int i = 0; i < R->n_cells; i++) {
 		static struct bench_row row;
 		struct bench_setup su;
+		struct bench_spec sp;
+		const int th = cell_of(R, &R->cell[i], &R->sides[0], &sp, &su);
 
-		setup_of(&R->sides[0], kinds[i], &su);
 		if (bench_apply(&R->bc, &su, err, errlen) < 0 ||
-		    bench_row_run(&R->bc, kinds[i], &R->sp, &row, err, errlen) < 0)
+		    bench_row_run(&R->bc, R->cell[i].kind, &sp, &row, err, errlen) < 0)
 			return -1;
-		const int th = su.threads ? su.threads : o->threads;
 		if (o->fmt != FMT_JSON)
 			print_row(o->fmt, &row, &R->fl, th);
 		json_t *rj = row_json(&row, &R->fl, th);
@@ -576,26 +649,26 @@ static int measure_rows(struct run *R, int n_kinds, char *err, size_t errlen)
 	return 0;
 }
 
-/* --profile: the per-op profile of each kind of row. */
-static int measure_profiles(struct run *R, int n_kinds, char *err,
-			    size_t errlen)
+/* --profile: the per-op profile of each cell. */
+static int measure_profiles(struct run *R, char *err, size_t errlen)
 {
 	const struct opts *o = &R->o;
 
-	for (int i = 0; i < n_kinds; i++) {
+	for (int i = 0; i < R->n_cells; i++) {
+		const struct cell *c = &R->cell[i];
 		struct bench_setup su;
+		struct bench_spec sp;
 		struct prof p;
 		double overhead;
 		char test[32];
+		const int th = cell_of(R, c, &R->sides[0], &sp, &su);
 
-		setup_of(&R->sides[0], kinds[i], &su);
 		if (bench_apply(&R->bc, &su, err, errlen) < 0 ||
-		    bench_profile(&R->bc, kinds[i], &R->sp, o->reps, &p,
-				  &overhead, err, errlen) < 0)
+		    bench_profile(&R->bc, c->kind, &sp, o->reps, &p, &overhead,
+				  err, errlen) < 0)
 			return -1;
-		snprintf(test, sizeof test, "%s%d", kinds[i] == ROW_PP ? "pp" : "tg",
-			 kinds[i] == ROW_PP ? R->n_prompt : o->gen);
-		const int th = su.threads ? su.threads : o->threads;
+		snprintf(test, sizeof test, "%s%d", c->kind == ROW_PP ? "pp" : "tg",
+			 c->kind == ROW_PP ? sp.n_prompt : sp.n_gen);
 		if (o->fmt != FMT_JSON)
 			print_profile(test, &p, overhead, R->fl.r, th);
 		json_array_append_new(R->profiles, profile_json(test, &p, overhead,
@@ -610,6 +683,17 @@ static int record(struct run *R, char *err, size_t errlen)
 	int cpu_seen[ROOF_MAX_THREADS] = { 0 }, moved = 0;
 	const struct opts *o = &R->o;
 
+	json_t *sweep = json_pack("{s:[],s:[],s:[]}", "n_prompt", "n_gen", "threads");
+
+	for (int i = 0; sweep && i < R->n_prompts; i++)
+		json_array_append_new(json_object_get(sweep, "n_prompt"),
+				      json_integer(R->n_prompt[i]));
+	for (int i = 0; sweep && i < o->n_gen; i++)
+		json_array_append_new(json_object_get(sweep, "n_gen"),
+				      json_integer(o->gen[i]));
+	for (int i = 0; sweep && i < (o->n_thr ? o->n_thr : 1); i++)
+		json_array_append_new(json_object_get(sweep, "threads"),
+				      json_integer(o->n_thr ? o->thr[i] : o->threads));
 	pool_cpus_seen(R->pool, cpu_seen, &moved);
 	const struct run_info ri = {
 		.when = R->when, .env = &R->env, .ctr = R->ctr,
@@ -617,11 +701,14 @@ static int record(struct run *R, char *err, size_t errlen)
 		.cpus_seen = cpu_seen, .n_cpus = pool_threads(R->pool),
 		.cpu_moved = moved, .m = R->m, .model_path = o->model,
 		.setup = { &R->sides[0].su, R->n_sides > 1 ? &R->sides[1].su : NULL },
-		.sp = &R->sp, .rows = R->rows, .ab = R->abs,
+		.sp = &R->sp, .n_prompt = R->n_prompt[0],
+		.n_gen = R->o.n_gen ? R->o.gen[0] : 0, .sweep = sweep, .rows = R->rows, .ab = R->abs,
 		.profile = R->profiles, .roof_key = R->key, .floors = &R->fl,
 	};
 	json_t *rec = run_record(&ri);
 	int rc = -1;
+
+	json_decref(sweep);
 
 	if (!rec) {
 		snprintf(err, errlen, "cannot build the run record");
@@ -647,8 +734,6 @@ out:
 /* Loads, measures and records; 0 or -1 with a message. */
 static int measure(struct run *R, char *err, size_t errlen)
 {
-	const int n_kinds = R->o.gen > 0 ? 2 : 1;
-
 	if (counters_open(&R->ctr, err, errlen) < 0 ||
 	    load_sides(R, err, errlen) < 0 || start_pool(R, err, errlen) < 0)
 		return -1;
@@ -662,11 +747,10 @@ static int measure(struct run *R, char *err, size_t errlen)
 		return -1;
 	}
 	if (R->o.ab[0]) {
-		if (measure_ab(R, n_kinds, err, errlen) < 0)
+		if (measure_ab(R, err, errlen) < 0)
 			return -1;
-	} else if (measure_rows(R, n_kinds, err, errlen) < 0 ||
-		   (R->o.profile &&
-		    measure_profiles(R, n_kinds, err, errlen) < 0)) {
+	} else if (measure_rows(R, err, errlen) < 0 ||
+		   (R->o.profile && measure_profiles(R, err, errlen) < 0)) {
 		return -1;
 	}
 	return record(R, err, errlen);
@@ -683,7 +767,8 @@ static void run_free(struct run *R)
 	for (int i = 0; i < 2; i++)
 		if (R->sides[i].has_config)
 			config_free(&R->sides[i].cfg);
-	free(R->prompt);
+	for (int i = 0; i < R->n_prompts; i++)
+		free(R->prompt[i]);
 	model_free(R->m);
 	counters_close(R->ctr);
 }
@@ -704,7 +789,7 @@ static int print_csv(const char *path)
 
 int main(int argc, char **argv)
 {
-	static struct run R = { .o = { .gen = 32, .reps = 5, .pin = -1,
+	static struct run R = { .o = { .gen = { 32 }, .n_gen = 1, .reps = 5, .pin = -1,
 		.record = 1, .budget_s = 10, .wmode = WEIGHTS_Q8_0,
 		.results = "results/runs.jsonl" } };
 	char err[1024];
