@@ -162,9 +162,17 @@ static int take_record(struct cmp_result *r, const char *text, int s, int k,
 		const char *t = json_string_value(json_object_get(v, "test"));
 		double med = json_number_value(json_object_get(
 			json_object_get(v, "stats"), "median"));
+		json_t *raw = json_object_get(v, "samples_ms");
 		struct cmp_row *w = t ? row_get(r, t, 0) : NULL;
 		if (w && med > 0)
 			w->ms[s][k] = med;
+		if (w && !w->samples[s])
+			w->samples[s] = json_array();
+		/* round k's samples at index k; null for a missing round */
+		while (w && w->samples[s] && (int)json_array_size(w->samples[s]) < k)
+			json_array_append_new(w->samples[s], json_null());
+		if (w && w->samples[s])
+			json_array_append(w->samples[s], raw ? raw : json_null());
 	}
 	json_array_foreach(json_object_get(rec, "profile"), i, v) {
 		const char *t = json_string_value(json_object_get(v, "test"));
@@ -335,10 +343,12 @@ static int remeasure(const struct cmp_opts *o, struct cmp_result *r,
 	}
 	if (time_rounds(o, again, "re-measuring a regression: ", cb, ctx, err,
 			errlen) < 0) {
+		cmp_result_free(again);
 		free(again);
 		return -1;
 	}
 	judge_all(o, again);
+	r->wall_s += again->wall_s;
 	for (int i = 0; i < r->n_rows; i++) {
 		struct cmp_row *w = &r->row[i];
 		if (w->is_op || w->verdict <= 0)
@@ -354,7 +364,7 @@ static int remeasure(const struct cmp_opts *o, struct cmp_result *r,
 			w->confirmed = a->verdict > 0;
 		}
 	}
-	r->wall_s += again->wall_s;
+	cmp_result_free(again);
 	free(again);
 	return 0;
 }
@@ -580,6 +590,15 @@ int cmp_run(const struct cmp_opts *o, cmp_progress_fn cb, void *cb_ctx,
 	return 0;
 }
 
+void cmp_result_free(struct cmp_result *r)
+{
+	for (int i = 0; i < r->n_rows; i++)
+		for (int s = 0; s < SIDE_COUNT; s++) {
+			json_decref(r->row[i].samples[s]);
+			r->row[i].samples[s] = NULL;
+		}
+}
+
 double cmp_worst_confirmed(const struct cmp_result *r)
 {
 	double worst = 1;
@@ -737,6 +756,11 @@ static json_t *row_json_cmp(const struct cmp_row *w, int rounds)
 			   "no change",
 		"remeasured", w->remeasured, "confirmed", w->confirmed);
 
+	static const char *const keys[SIDE_COUNT] = { "base_samples_ms",
+		"head_samples_ms", "head_aa_samples_ms" };
+	for (int s = 0; o && s < SIDE_COUNT; s++)
+		if (w->samples[s])
+			json_object_set(o, keys[s], w->samples[s]);
 	if (o && w->remeasured)
 		json_object_set_new(o, "remeasured_ratio", json_pack("{s:f,s:f,s:f}",
 			"ratio", w->re_ratio, "ci_lo", w->re_lo, "ci_hi", w->re_hi));

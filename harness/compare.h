@@ -61,6 +61,9 @@ struct cmp_row {
 	char name[40];
 	int is_op;
 	double ms[SIDE_COUNT][CMP_MAX_ROUNDS];	/* per round; NaN: missing */
+	json_t *samples[SIDE_COUNT];	/* test rows: each round's raw
+					 * samples_ms, an array per round
+					 * (owned; NULL for profile rows) */
 	struct round_stats d;	/* log(HEAD / BASE) over the rounds */
 	struct round_stats aa;	/* log(HEAD2 / HEAD) */
 	double ratio, lo, hi;	/* HEAD / BASE and its 95% CI */
@@ -95,12 +98,14 @@ struct cmp_result {
 typedef void (*cmp_progress_fn)(void *ctx, const char *line);
 
 /* Runs the timing rounds and the counts, and judges every row (the rule
- * in cmp_judge).  A test row judged slower is measured again with a
+ * in cmp_judge); free r with cmp_result_free, after failure too.  A test row judged slower is measured again with a
  * fresh set of rounds; it stays "slower" only if the second measurement
  * says so too (confirmed).  0, or -1 with a message (a side's bench
  * failed: its last line of stderr). */
 int cmp_run(const struct cmp_opts *o, cmp_progress_fn cb, void *cb_ctx,
 	    struct cmp_result *r, char *err, size_t errlen);
+
+void cmp_result_free(struct cmp_result *r);
 
 /* The verdict of a row from its rounds: ratio = exp(mean log ratio),
  * CI = exp(t interval), noise band = exp(|A/A mean| + A/A t half-width);

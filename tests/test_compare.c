@@ -77,9 +77,9 @@ static void fake_build(const char *dir)
 	      "exec awk -v f=\"${FAKE_FACTOR:-1}\" -v s=$$ 'BEGIN { srand(s);\n"
 	      "  m = 10 * f * (1 + 0.01 * (rand() - 0.5));\n"
 	      "  o = 2 * f * (1 + 0.01 * (rand() - 0.5));\n"
-	      "  printf \"{\\\"rows\\\":[{\\\"test\\\":\\\"pp3\\\",\\\"stats\\\":{\\\"median\\\":%f}}],"
+	      "  printf \"{\\\"rows\\\":[{\\\"test\\\":\\\"pp3\\\",\\\"samples_ms\\\":[%f],\\\"stats\\\":{\\\"median\\\":%f}}],"
 	      "\\\"profile\\\":[{\\\"test\\\":\\\"pp3\\\",\\\"ops\\\":[{\\\"op\\\":\\\"mm_qkv\\\","
-	      "\\\"ms_per_pass\\\":%f}]}]}\\n\", m, o }'\n", f);
+	      "\\\"ms_per_pass\\\":%f}]}]}\\n\", m, m, o }'\n", f);
 	fclose(f);
 	chmod(path, 0755);
 }
@@ -147,6 +147,10 @@ Test(compare, run_finds_an_injected_slowdown_through_head_env, .timeout = 60)
 						     "base_ms")), 5);
 	json_decref(j);
 
+	/* the raw samples of each round are kept for the JSON */
+	cr_expect_eq(json_array_size(pp->samples[SIDE_HEAD]), 5);
+	cmp_result_free(&r);
+
 	/* A/A: the same build on both sides, nothing is called */
 	fake_opts(&o, a, a);
 	cr_assert_eq(cmp_run(&o, NULL, NULL, &r, err, sizeof err), 0, "%s", err);
@@ -154,6 +158,7 @@ Test(compare, run_finds_an_injected_slowdown_through_head_env, .timeout = 60)
 		cr_expect_eq(r.row[i].verdict, 0, "A/A %s: %.3f", r.row[i].name,
 			     r.row[i].ratio);
 	cr_expect_eq(cmp_worst_confirmed(&r), 1);
+	cmp_result_free(&r);
 }
 
 Test(compare, a_failing_side_is_one_error_line)
@@ -167,6 +172,7 @@ Test(compare, a_failing_side_is_one_error_line)
 	cr_assert_eq(mkdir(a, 0755), 0);
 	fake_opts(&o, a, a);
 	cr_expect_eq(cmp_run(&o, NULL, NULL, &r, err, sizeof err), -1);
+	cmp_result_free(&r);
 	cr_expect_not_null(strstr(err, "/nothing/bench"), "%s", err);
 	cr_expect_null(strchr(err, '\n'));
 	o.rounds = 2;

@@ -157,13 +157,17 @@ int main(int argc, char **argv)
 	if (cmp_run(&o.c, on_progress, &tty, &r, err, sizeof err) < 0) {
 		if (tty)
 			fputc('\n', stderr);
+		cmp_result_free(&r);
 		return cli_die("%s", err);
 	}
 	if (tty)
 		fputs("\r\033[K", stderr);
-	if (write_md(o.md, &o, &r, machine) || write_json(o.json, &o, &r, machine))
-		return 1;
+	int rc = write_md(o.md, &o, &r, machine) ||
+		 write_json(o.json, &o, &r, machine);
 	const double worst = cmp_worst_confirmed(&r);
+	cmp_result_free(&r);
+	if (rc)
+		return 1;
 	if (o.fail_pct >= 0 && worst > 1 + o.fail_pct / 100)
 		return cli_die("a confirmed regression of %.1f%% on a pp/tg row, "
 			       "above the %.0f%% threshold", 100 * (worst - 1),
