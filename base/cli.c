@@ -154,3 +154,18 @@ void cli_warn(const char *fmt, ...)
 	say("warning: ", fmt, ap);
 	va_end(ap);
 }
+
+int cli_exit(int rc)
+{
+	int bad = fflush(stdout) != 0 || ferror(stdout);
+	int e = errno;
+
+	if (fclose(stdout) != 0 && !bad) {
+		bad = 1;
+		e = errno;
+	}
+	if (!bad)
+		return rc;
+	cli_die("cannot write to stdout: %s", strerror(e ? e : EIO));
+	return 1;
+}

@@ -45,6 +45,12 @@ int cli_int_list(const char *flag, const char *s, int lo, int hi, int *out,
 int cli_choice(const char *flag, const char *s, const char *const *names,
 	       char *err, size_t errlen);
 
+/* Flushes and closes stdout, checking every write that went to it: rc
+ * when all is well, else one line "prog: cannot write to stdout: REASON"
+ * and 1 (a full disk or /dev/full must not pass for success).  Mains
+ * return cli_exit(rc). */
+int cli_exit(int rc);
+
 /* Names the tool in cli_die and cli_warn lines ("bench"). */
 void cli_set_prog(const char *name);
 

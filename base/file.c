@@ -1,4 +1,5 @@
-/* file.c - atomic file replacement and folder creation (see file.h). */
+/* file.c - atomic file replacement, folder creation and safe opening for
+ * reading (see file.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -158,4 +159,62 @@ int file_mkdirs(const char *path)
 		*p = '/';
 	}
 	return 0;
+}
+
+/* What kind of file st is, for the message. */
+static const char *kind_of(const struct stat *st)
+{
+	return S_ISDIR(st->st_mode) ? "a directory" : S_ISFIFO(st->st_mode) ?
+	       "a FIFO" : S_ISCHR(st->st_mode) ? "a character device" :
+	       S_ISBLK(st->st_mode) ? "a block device" : S_ISSOCK(st->st_mode) ?
+	       "a socket" : "not a regular file";
+}
+
+int file_open_read(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), e;
+
+	if (fd < 0) {
+		e = errno;
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		e = errno;
+		snprintf(err, errlen, "%s: cannot stat: %s", path, strerror(e));
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: is %s, not a regular file", path,
+			 kind_of(&st));
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		e = errno;
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(e));
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+FILE *file_fopen_read(const char *path, char *err, size_t errlen)
+{
+	int fd = file_open_read(path, err, errlen);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	if (!(f = fdopen(fd, "r"))) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		close(fd);
+	}
+	return f;
 }

@@ -6,6 +6,7 @@
 #define Q8TUNE_FILE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* Writes n bytes of buf to path: a temporary file beside it
  * (path.XXXXXX.tmp, mode 0644), fsync, rename over path, fsync of the
@@ -28,6 +29,18 @@ enum atomic_fault {
 	ATOMIC_FAULT_RENAME,	/* rename over the target */
 };
 void atomic_fault_set(enum atomic_fault f);
+
+/* Opens path for reading only if it is a regular file, without ever
+ * blocking: opened with O_NONBLOCK (a FIFO with no writer would hang a
+ * plain open), checked with fstat, then made blocking again.  The fd, or
+ * -1 with errno set and one line in err: "PATH: cannot open: REASON",
+ * "PATH: is a directory, not a regular file", "PATH: is a FIFO, not a
+ * regular file" (ENOENT leaves errno ENOENT for callers that treat a
+ * missing file as empty). */
+int file_open_read(const char *path, char *err, size_t errlen);
+
+/* file_open_read as a FILE * (mode "r"), or NULL with errno and err. */
+FILE *file_fopen_read(const char *path, char *err, size_t errlen);
 
 /* mkdir -p of the folders leading to path (not path itself): "a/b/c.json"
  * creates a and a/b.  0, or -1 with errno set (path too long: ENAMETOOLONG). */

@@ -621,7 +621,11 @@ int config_read(const char *path, uint32_t features, struct best_config *c,
 
 	memset(c, 0, sizeof *c);
 	snprintf(c->path, sizeof c->path, "%s", path);
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	FILE *f = file_fopen_read(path, err, errlen);
+	if (!f)
+		return -1;
+	root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+	fclose(f);
 	if (!root) {
 		if (je.line > 0)
 			return rfail(&r, "", "line %d column %d: %s", je.line,

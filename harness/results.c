@@ -250,6 +250,20 @@ json_t *run_record(const struct run_info *ri)
 	return rec;
 }
 
+int results_check(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return 0;	/* absent: created on append; else append says */
+	if (S_ISREG(st.st_mode))
+		return 0;
+	snprintf(err, errlen, "%s: %s, not a regular file", path,
+		 S_ISDIR(st.st_mode) ? "is a directory" : S_ISFIFO(st.st_mode) ?
+		 "is a FIFO" : "is not a regular file");
+	return -1;
+}
+
 /* Cuts a torn last line (one without its '\n') off fd (open for
  * reading and writing); returns the file's size after, or -1. */
 static off_t cut_torn_tail(int fd)
@@ -295,9 +309,15 @@ int results_append(const char *path, const json_t *rec, char *err,
 	n = strlen(line);
 	line[n++] = '\n';	/* json_dumps' NUL becomes the newline */
 	if (file_mkdirs(path) < 0 ||
-	    (fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0666)) < 0) {
+	    (fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC |
+		       O_NONBLOCK, 0666)) < 0) {
 		snprintf(err, errlen, "%s: cannot open for appending: %s", path,
 			 strerror(errno));
+		goto out;
+	}
+	struct stat st;
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
 		goto out;
 	}
 	if (flock(fd, LOCK_EX) < 0 || (size = cut_torn_tail(fd)) < 0) {
@@ -388,16 +408,14 @@ static void csv_row(FILE *out, const json_t *rec, const json_t *row,
 int results_csv(const char *path, FILE *out, int *skipped, char *err,
 		size_t errlen)
 {
-	FILE *f = fopen(path, "r");
+	FILE *f = file_fopen_read(path, err, errlen);
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
 
 	*skipped = 0;
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (!f)
 		return -1;
-	}
 	fputs("time,git_rev,model,config,threads,pin,test,n,median_ms,mad_ms,"
 	      "ci_lo_ms,ci_hi_ms,tokens_per_s,warnings\n", out);
 	while ((len = getline(&line, &cap, f)) > 0) {

@@ -410,15 +410,11 @@ static int read_file(const char *path, json_t **root, char *err, size_t errlen)
 {
 	json_error_t je;
 	json_t *s, *m;
-	FILE *f = fopen(path, "rb");
+	FILE *f = file_fopen_read(path, err, errlen);
 
 	*root = NULL;
-	if (!f) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
+	if (!f)
+		return errno == ENOENT ? 0 : -1;
 	*root = json_loadf(f, 0, &je);
 	fclose(f);
 	if (!*root) {

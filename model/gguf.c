@@ -813,7 +813,9 @@ int gguf_open(const char *path, struct gguf **out, char *err, size_t errlen)
 	if (err && errlen)
 		err[0] = '\0';
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO with no writer would block forever;
+	 * it is refused below as not a regular file.  (mmap ignores it.) */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return file_fail(err, errlen, path, "cannot open", errno);
 	if (fstat(fd, &st)) {
@@ -823,6 +825,7 @@ int gguf_open(const char *path, struct gguf **out, char *err, size_t errlen)
 	if (!S_ISREG(st.st_mode)) {
 		file_fail(err, errlen, path, S_ISDIR(st.st_mode) ?
 			  "is a directory, not a regular file" :
+			  S_ISFIFO(st.st_mode) ? "is a FIFO, not a regular file" :
 			  "not a regular file", 0);
 		goto close_fd;
 	}

@@ -6,6 +6,7 @@
 #include "common.h"
 #include "gguf.h"
 #include "run.h"
+#include "small.h"
 
 static void need_infer(void)
 {
@@ -233,4 +234,87 @@ Test(cli, bad_flags_fail_cleanly)
 	expect_clean_failure(a3, "--json");
 	char *a4[] = { "./infer", "--model", NULL };
 	expect_clean_failure(a4, "--model");
+}
+
+/* FIFOs, directories and devices are refused at once with one line, never
+ * opened in a way that waits for a writer: a model, a config, a results
+ * file to read (bench --csv) or append to (bench --results), and a tune
+ * model.  Each run has a time limit in the test: a hang fails it. */
+Test(cli, fifos_and_directories_are_refused_without_hanging, .timeout = 60)
+{
+	char dir[96], fifo[160], model[160];
+	struct synth_cfg c = small_cfg(SYNTH_GEMMA);
+
+	need_infer();
+	if (access("./bench", X_OK) || access("./tune", X_OK))
+		cr_skip_test("./bench or ./tune is not built; skipped");
+	test_tmpdir(dir, sizeof dir, "fifo");
+	snprintf(fifo, sizeof fifo, "%s/pipe", dir);
+	snprintf(model, sizeof model, "%s/m.gguf", dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	write_model(&c, model);
+	char *const cases[][12] = {
+		{ "./infer", "--model", fifo, NULL },
+		{ "./infer", "--model", fifo, "--tokenize", NULL },
+		{ "./infer", "--model", dir, NULL },
+		{ "./infer", "--model", "/dev/null", NULL },
+		{ "./infer", "--model", model, "--config", fifo, NULL },
+		{ "./infer", "--model", model, "--config", dir, NULL },
+		{ "./tune", "--model", fifo, NULL },
+		{ "./bench", "--csv", fifo, NULL },
+		{ "./bench", "--model", model, "--gen", "1", "--reps", "1",
+		  "--budget", "1", "--results", fifo, NULL },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *argv[16] = { "/usr/bin/timeout", "20" };
+		int k = 2;
+		for (int j = 0; cases[i][j]; j++)
+			argv[k++] = cases[i][j];
+		argv[k] = NULL;
+		/* the refused path is the one named */
+		const char *named = strstr(argv[4], "/dev") ? "/dev/null" :
+				    !strcmp(argv[k - 1], dir) || !strcmp(argv[4], dir) ?
+				    dir : fifo;
+		expect_clean_failure(argv, named);
+	}
+}
+
+/* Output that cannot be written (stdout on /dev/full) is an error: exit
+ * 1 and one line saying so, in every output mode of infer, in bench and
+ * tune --list; the same runs to /dev/null succeed. */
+Test(cli, a_failed_stdout_is_an_error, .timeout = 60)
+{
+	char dir[96], model[160], cmd[512];
+	struct synth_cfg c = small_cfg(SYNTH_GEMMA);
+	static const char *const runs[] = {
+		"./infer --model %s -n 4", "./infer --model %s -n 4 --json",
+		"./infer --model %s --tokenize", "./tune --list",
+		"./bench --model %s --gen 1 --reps 1 --budget 1 --no-record",
+	};
+
+	need_infer();
+	if (access("/dev/full", W_OK))
+		cr_skip_test("no /dev/full here; skipped");
+	test_tmpdir(dir, sizeof dir, "full");
+	snprintf(model, sizeof model, "%s/m.gguf", dir);
+	write_model(&c, model);
+	for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+		char run[256];
+		struct proc p;
+		snprintf(run, sizeof run, runs[i], model);
+		snprintf(cmd, sizeof cmd, "%s > /dev/full", run);
+		char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+		run_argv(argv, &p);
+		cr_expect(WIFEXITED(p.status) && WEXITSTATUS(p.status) == 1,
+			  "%s: exit %d, want 1", run, WEXITSTATUS(p.status));
+		cr_expect_not_null(strstr(p.err, "cannot write to stdout"),
+				   "%s: %s", run, p.err);
+		proc_free(&p);
+		snprintf(cmd, sizeof cmd, "%s > /dev/null", run);
+		run_argv(argv, &p);
+		cr_expect(WIFEXITED(p.status) && WEXITSTATUS(p.status) == 0,
+			  "%s > /dev/null: exit %d: %s", run, WEXITSTATUS(p.status),
+			  p.err);
+		proc_free(&p);
+	}
 }

@@ -734,7 +734,8 @@ out:
 /* Loads, measures and records; 0 or -1 with a message. */
 static int measure(struct run *R, char *err, size_t errlen)
 {
-	if (counters_open(&R->ctr, err, errlen) < 0 ||
+	if ((R->o.record && results_check(R->o.results, err, errlen) < 0) ||
+	    counters_open(&R->ctr, err, errlen) < 0 ||
 	    load_sides(R, err, errlen) < 0 || start_pool(R, err, errlen) < 0)
 		return -1;
 	utc_iso8601(R->when, sizeof R->when);
@@ -799,7 +800,7 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &R.o))
 		return 1;
 	if (R.o.csv)
-		return print_csv(R.o.csv);
+		return cli_exit(print_csv(R.o.csv));
 	if (cpu_get()->mask_bad)
 		cli_warn("Q8TUNE_CPU_MASK=%s names an unknown feature; running "
 			 "scalar-only", cpu_get()->mask_name);
@@ -811,8 +812,8 @@ int main(int argc, char **argv)
 		return cli_die("%s", err);
 	machine_fp_key(&R.env.m, R.key, sizeof R.key);
 	if ((rc = run_floors(&R)) != 0)
-		return rc < 0;
+		return cli_exit(rc < 0);
 	rc = measure(&R, err, sizeof err) < 0 ? cli_die("%s", err) : 0;
 	run_free(&R);
-	return rc;
+	return cli_exit(rc);
 }

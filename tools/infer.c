@@ -355,5 +355,5 @@ int main(int argc, char **argv)
 		return cli_die("%s", err);
 	rc = o.tokenize ? print_tokens(q, &o) : run(q, &o);
 	q8_close(q);
-	return rc;
+	return cli_exit(rc);
 }

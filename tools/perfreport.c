@@ -167,10 +167,10 @@ int main(int argc, char **argv)
 	const double worst = cmp_worst_confirmed(&r);
 	cmp_result_free(&r);
 	if (rc)
-		return 1;
+		return cli_exit(1);
 	if (o.fail_pct >= 0 && worst > 1 + o.fail_pct / 100)
 		return cli_die("a confirmed regression of %.1f%% on a pp/tg row, "
 			       "above the %.0f%% threshold", 100 * (worst - 1),
-			       o.fail_pct), 3;
-	return 0;
+			       o.fail_pct), cli_exit(3);
+	return cli_exit(0);
 }

@@ -371,9 +371,11 @@ int main(int argc, char **argv)
 {
 	int do_list = 0, as_json = 0;
 
+	cli_set_prog("tune");
+
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--model") || !strncmp(argv[i], "--model=", 8))
-			return search(argc, argv);
+			return cli_exit(search(argc, argv));
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--list")) {
 			do_list = 1;
@@ -393,5 +395,5 @@ int main(int argc, char **argv)
 			"(see --help)\n");
 		return 1;
 	}
-	return list(as_json);
+	return cli_exit(list(as_json));
 }

@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "cpu.h"
 #include "env.h"
+#include "file.h"
 #include "fingerprint.h"
 #include "generate.h"
 #include "model.h"
@@ -400,7 +401,8 @@ static void eval_key(const struct tuner *t, const struct eval *ev, char *out,
 
 static void log_load(struct tuner *t)
 {
-	FILE *f = fopen(t->o->log_path, "r");
+	char err[512];
+	FILE *f = file_fopen_read(t->o->log_path, err, sizeof err);
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
