@@ -26,6 +26,7 @@ _Static_assert((int)Q8_WEIGHTS_Q8_0 == WEIGHTS_Q8_0 &&
 _Static_assert((int)Q8_PHASE_PROMPT == PHASE_PROMPT &&
 	       (int)Q8_PHASE_DECODE == PHASE_DECODE &&
 	       (int)Q8_PHASE_COUNT == PHASE_COUNT, "enum q8_phase");
+_Static_assert(Q8_MAX_THREADS == POOL_MAX_THREADS, "Q8_MAX_THREADS");
 
 struct q8 {
 	struct model *m;		/* NULL with vocab_only */
@@ -190,10 +191,18 @@ int q8_open(const struct q8_opts *o, struct q8 **out, char *err,
 		q->info.prep_ms = ps.ms;
 		describe_prep(q);
 	}
+	if (max > POOL_MAX_THREADS) {
+		snprintf(err, errlen, "%d threads: at most %d", max, POOL_MAX_THREADS);
+		goto fail;
+	}
 	if (!(q->pool = pool_create(max))) {
 		snprintf(err, errlen, "cannot start %d worker threads", max);
 		goto fail;
 	}
+	if (pool_oversubscribed(q->pool))
+		config_warnf(o->warn, o->warn_ctx, "%d threads on %d CPUs: the "
+			     "threads share CPUs and run slower than %d would",
+			     max, pool_cpus_available(), pool_cpus_available());
 	plan_pins(q);
 	*out = q;
 	return 0;

@@ -72,6 +72,9 @@ enum q8_weights { Q8_WEIGHTS_Q8_0, Q8_WEIGHTS_NATIVE, Q8_WEIGHTS_F32 };
 */
 enum q8_phase { Q8_PHASE_PROMPT, Q8_PHASE_DECODE, Q8_PHASE_COUNT };
 
+/* The most threads q8_open accepts. */
+#define Q8_MAX_THREADS 256
+
 /* Receives one warning line (no trailing newline). */
 typedef void (*q8_warn_fn)(void *ctx, const char *line);
 
@@ -88,7 +91,10 @@ struct q8_opts {
 					 * validation is a warning and the
 					 * defaults run, instead of an error */
 	int threads;			/* > 0: this many threads in both
-					 * phases, over the config's choice */
+					 * phases, over the config's choice;
+					 * at most Q8_MAX_THREADS.  More than
+					 * the CPUs this process may use is
+					 * a warning: they share CPUs */
 	int vocab_only;			/* non-zero: load only the tokenizer
 					 * (q8_tokenize works, q8_generate
 					 * fails); fast on any model size */

@@ -9,7 +9,14 @@
  * one 64-bit word, so a worker that is not part of a run (pool_set_active)
  * can never pair one run's generation with another run's count.  Each
  * worker sleeps on its own condition variable and a run signals only the
- * sleepers it needs: idle workers cost a run nothing. */
+ * sleepers it needs: idle workers cost a run nothing.
+ *
+ * Spinning pays only while every thread has a CPU of its own.  A pool
+ * with more threads than the CPUs this process may run on
+ * (sched_getaffinity) does not spin at all: a spinning thread would hold
+ * the CPU that the worker it waits for needs, and a decode step of
+ * hundreds of runs would take seconds.  Its workers sleep at once and its
+ * caller yields while it waits. */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -36,6 +43,7 @@ struct worker {
 
 struct pool {
 	int max;		/* threads created, caller included */
+	int spin_limit;		/* SPIN_LIMIT, or 0 when oversubscribed */
 	int active;		/* threads used by the next run */
 	struct worker *w;	/* (max); w[0] is the caller's record */
 	pthread_mutex_t mu;
@@ -86,10 +94,10 @@ static void *worker_main(void *arg)
 
 	for (;;) {
 		uint64_t s;
-		int spins = joined ? 0 : SPIN_LIMIT;
+		int spins = joined ? 0 : p->spin_limit;
 
 		while (gen_of(s = atomic_load_explicit(&p->state, memory_order_acquire)) == seen) {
-			if (++spins < SPIN_LIMIT) {
+			if (++spins < p->spin_limit) {
 				relax();
 				continue;
 			}
@@ -141,6 +149,7 @@ struct pool *pool_create(int n_threads)
 	if (!p)
 		return NULL;
 	p->max = p->active = n_threads;
+	p->spin_limit = n_threads <= pool_cpus_available() ? SPIN_LIMIT : 0;
 	p->pin0 = -1;
 	wsize = (size_t)n_threads * sizeof *p->w;	/* a multiple of 64 */
 	p->w = aligned_alloc(_Alignof(struct worker), wsize);
@@ -183,6 +192,22 @@ void pool_destroy(struct pool *p)
 	pthread_mutex_destroy(&p->mu);
 	free(p->w);
 	free(p);
+}
+
+int pool_cpus_available(void)
+{
+	cpu_set_t set;
+	long n;
+
+	if (sched_getaffinity(0, sizeof set, &set) == 0)
+		return CPU_COUNT(&set);
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+int pool_oversubscribed(const struct pool *p)
+{
+	return p->spin_limit == 0;
 }
 
 int pool_threads(const struct pool *p)
@@ -296,7 +321,7 @@ void pool_run(struct pool *p, pool_fn fn, void *ctx)
 	fn(ctx, 0, nth);
 	for (int spins = 0;
 	     atomic_load_explicit(&p->done, memory_order_acquire) < nth - 1;) {
-		if (++spins < SPIN_LIMIT)
+		if (++spins < p->spin_limit)
 			relax();
 		else
 			sched_yield();

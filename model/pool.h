@@ -25,6 +25,17 @@ typedef void (*pool_fn)(void *ctx, int ith, int nth);
 /* n_threads >= 1 (1: no worker threads), all active.  NULL on failure. */
 struct pool *pool_create(int n_threads);
 void pool_destroy(struct pool *p);
+/* The CPUs this process may run on (sched_getaffinity), at least 1. */
+int pool_cpus_available(void);
+
+/* The pool has more threads than pool_cpus_available() had when it was
+ * made: it does not spin (see pool.c), and a caller may warn. */
+int pool_oversubscribed(const struct pool *p);
+
+/* The most threads any tool accepts: far beyond any CPU this runs on,
+ * low enough that a typo (--threads 100000) is an error, not a hang. */
+#define POOL_MAX_THREADS 256
+
 /* The active thread count: the nth every later pool_run passes. */
 int pool_threads(const struct pool *p);
 /* The count pool_create made: the most pool_set_active accepts.  Size

@@ -635,3 +635,35 @@ Test(env, pool_set_active_narrows_runs, .timeout = 20)
 	cr_assert_eq(pool_threads(p), 3);
 	pool_destroy(p);
 }
+
+/* An oversubscribed pool (more threads than the CPUs this process may
+ * use) says so and still runs every task exactly once per run; a pool
+ * that fits does not say so. */
+static void count_task(void *ctx, int ith, int nth)
+{
+	atomic_int *hits = ctx;
+
+	(void)nth;
+	atomic_fetch_add(&hits[ith], 1);
+}
+
+Test(env, pool_oversubscribed_runs_every_task, .timeout = 60)
+{
+	const int cpus = pool_cpus_available();
+	const int n = 4 * cpus;
+	atomic_int hits[4 * 64] = { 0 };
+	struct pool *fit = pool_create(cpus), *over;
+
+	cr_assert(cpus >= 1 && cpus <= 64, "cpus %d", cpus);
+	cr_assert_not_null(fit);
+	cr_expect_eq(pool_oversubscribed(fit), 0);
+	pool_destroy(fit);
+	cr_assert_not_null(over = pool_create(n));
+	cr_expect_eq(pool_oversubscribed(over), 1, "%d threads on %d CPUs", n, cpus);
+	for (int r = 0; r < 300; r++)
+		pool_run(over, count_task, hits);
+	for (int i = 0; i < n; i++)
+		cr_expect_eq(atomic_load(&hits[i]), 300, "worker %d ran %d tasks", i,
+			     atomic_load(&hits[i]));
+	pool_destroy(over);
+}

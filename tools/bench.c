@@ -588,6 +588,10 @@ static void print_preamble(const struct run *R)
 		fprintf(pre, "roofline: none for this machine at %d threads "
 			"(./bench --roofline stores one); floors omitted\n",
 			o->threads);
+	if (pool_oversubscribed(R->pool))
+		fprintf(pre, "warning: %d threads on %d CPUs: the threads share "
+			"CPUs; the rows measure that\n", o->threads,
+			pool_cpus_available());
 	if (R->ps.made)
 		fprintf(pre, "repacked %.1f MB of weights in %.1f ms\n",
 			R->ps.made / 1e6, R->ps.ms);

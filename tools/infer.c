@@ -54,7 +54,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		} else if (!strcmp(a, "-n")) {
 			INT_ARG(o->gp.n_predict, 0, 1 << 20);
 		} else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) {
-			INT_ARG(o->threads, 1, 1024);
+			INT_ARG(o->threads, 1, Q8_MAX_THREADS);
 		} else if (!strcmp(a, "--ctx")) {
 			INT_ARG(o->gp.n_ctx, 1, 1 << 20);
 		} else if (!strcmp(a, "--top")) {

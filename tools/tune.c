@@ -16,6 +16,7 @@
 #include "env.h"
 #include "kernels.h"
 #include "model.h"
+#include "pool.h"
 #include "prof.h"
 #include "tune.h"
 
@@ -333,6 +334,10 @@ static int search(int argc, char **argv)
 	       o.model_path, arch_name(m->hp.arch), m->hp.n_layer, m->hp.n_embd,
 	       env.m.brand, env.hwloc_summary, o.budget_s, o.max_threads, o.n_pp,
 	       o.n_gen);
+	if (o.max_threads > pool_cpus_available())
+		printf("tune: warning: up to %d threads on %d CPUs: the counts "
+		       "above %d share CPUs\n", o.max_threads, pool_cpus_available(),
+		       pool_cpus_available());
 	fflush(stdout);
 	signal(SIGINT, on_sigint);
 	rc = tune_run(m, &o, on_decision, &pr, &r, err, sizeof err);
