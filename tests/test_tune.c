@@ -348,3 +348,35 @@ Test(tune, bad_flags_fail_cleanly)
 		proc_free(&p);
 	}
 }
+
+/* A tune in which every evaluation fails (here: a time limit no
+ * evaluation can meet) measured nothing: it exits 1 with one line saying
+ * so and leaves --out as it was. */
+Test(tune, all_failed_keeps_previous_config, .timeout = 120)
+{
+	char dir[96], model[160], out[200], log[200];
+	const char before[] = "{\"not\": \"touched\"}\n";
+	struct proc p;
+
+	need_tools();
+	tiny_setup(dir, sizeof dir, model, sizeof model);
+	snprintf(out, sizeof out, "%s/best.json", dir);
+	snprintf(log, sizeof log, "%s/log.jsonl", dir);
+	FILE *f = fopen(out, "w");
+	cr_assert_not_null(f);
+	fputs(before, f);
+	fclose(f);
+	char *argv[] = { "./tune", "--model", model, "--out", out, "--log", log,
+			 "--budget", "5", "--pp", "8", "--gen", "4", "--ops", "rope",
+			 "--timeout", "0.001", NULL };
+	run_argv(argv, &p);
+	cr_expect(exited(&p, 1), "exit %d; %s", WEXITSTATUS(p.status), p.err);
+	cr_expect_not_null(strstr(p.err, "nothing was measured"), "%s", p.err);
+	FILE *g = fopen(out, "r");
+	char now[64] = "";
+	cr_assert_not_null(g);
+	cr_expect_not_null(fgets(now, sizeof now, g));
+	fclose(g);
+	cr_expect_str_eq(now, before, "--out was rewritten");
+	proc_free(&p);
+}

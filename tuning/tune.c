@@ -346,7 +346,7 @@ static int run_child(struct tuner *t, const struct eval *ev, double timeout_s,
 		if (now_ms() > deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
-			snprintf(why, cap, "no result after %.0f s: killed", timeout_s);
+			snprintf(why, cap, "no result after %.3g s: killed", timeout_s);
 			return TV_HUNG;
 		}
 		usleep(2000);
@@ -644,6 +644,7 @@ static void report(struct search *se, struct tune_decision *d)
 	se->r->reused += d->from_log;
 	se->r->failed += d->verdict == TV_CRASHED || d->verdict == TV_HUNG ||
 			 d->verdict == TV_REJECTED;
+	se->r->candidates += d->op != -2 && d->verdict != TV_SKIPPED;
 	if (se->cb)
 		se->cb(se->cb_ctx, d);
 }
@@ -1012,6 +1013,15 @@ int tune_run(struct model *m, const struct tune_opts *o, tune_report_fn cb,
 	if (tuner_open(&t, r, err, errlen) == 0 &&
 	    reference_logits(&t, &scalar, err, errlen) == 0) {
 		rc = search_all(&se, inc, threads, err, errlen);
+		if (rc == 0 && r->candidates > 0 && r->failed == r->candidates) {
+			/* nothing was measured: a config would only restate
+			 * the defaults as if they had won (e.g. --timeout too
+			 * short for any evaluation) */
+			snprintf(err, errlen, "every one of the %d evaluations "
+				 "failed (crashed, hung or rejected; see above): "
+				 "nothing was measured", r->candidates);
+			rc = -1;
+		}
 		if (rc == 0)
 			rc = finish(&se, inc, threads, &scalar, err, errlen);
 	}

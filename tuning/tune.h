@@ -90,6 +90,8 @@ struct tune_result {
 	 * pass ratios), to hold against the final measured one */
 	double predicted_speedup[PHASE_COUNT];
 	int evaluations, reused, failed;
+	int candidates;			/* evaluations of candidates that ran
+					 * (not skipped, not the finals) */
 	double elapsed_s;
 	int interrupted;		/* SIGINT: nothing written */
 };
