@@ -2,6 +2,8 @@
  * ./infer --config runs with the reference's tokens; crashing and hanging
  * candidates are isolated; SIGINT and SIGKILL leave the previous config
  * intact and --resume continues from the log. */
+#include <dirent.h>
+#include <errno.h>
 #include <jansson.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -179,6 +181,16 @@ Test(tune, crashing_and_hanging_candidates_are_isolated, .timeout = 120)
 	cr_expect(access(out, R_OK) == 0, "no config written after a crash");
 	proc_free(&p);
 
+	/* a child that exits with an error (as a sanitizer or an abort
+	 * handler does) is one failed candidate, not the end of the search */
+	setenv("Q8TUNE_TUNE_FAULT", "exit:gelu/rational", 1);
+	tune(model, out, log, "6", "--ops=gelu", &p);
+	cr_assert(exited(&p, 0), "tune gave up: %s", p.err);
+	cr_expect(strstr(p.out, "rational") && strstr(p.out, "crashed") &&
+		  strstr(p.out, "exited with status 1"), "exit not recorded: %s",
+		  p.out);
+	proc_free(&p);
+
 	setenv("Q8TUNE_TUNE_FAULT", "hang:gelu/erf", 1);
 	char *argv[] = { "./tune", "--model", model, "--out", out, "--log", log,
 			 "--budget", "8", "--pp", "8", "--gen", "4", "--timeout",
@@ -199,6 +211,7 @@ static pid_t tune_bg(const char *model, const char *out, const char *log,
 
 	if (pid == 0) {
 		int nul = open("/dev/null", O_RDWR);
+		setpgid(0, 0);	/* its evaluations are in its group */
 		dup2(nul, 0);
 		dup2(nul, 1);
 		dup2(nul, 2);
@@ -226,6 +239,35 @@ static void wait_log(const char *log, int n)
 	}
 }
 
+/* Processes of process group pg that are not zombies (from /proc). */
+static int live_in_group(pid_t pg)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d))) {
+		char path[300], buf[512], state;
+		int ppid, pgrp;
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		size_t k = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[k] = '\0';
+		const char *p = strrchr(buf, ')');
+		if (p && sscanf(p + 1, " %c %d %d", &state, &ppid, &pgrp) == 3 &&
+		    pgrp == pg && state != 'Z' && state != 'X')
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
 static void interrupted_run_keeps_config(int sig)
 {
 	char dir[64], model[96], out[128], log[128];
@@ -243,6 +285,9 @@ static void interrupted_run_keeps_config(int sig)
 
 	pid_t pid = tune_bg(model, out, log, "30", 0);
 	wait_log(log, 2);
+	/* and until an evaluation child runs beside it */
+	for (int i = 0; i < 400 && live_in_group(pid) < 2; i++)
+		usleep(5000);
 	kill(pid, sig);
 	waitpid(pid, &st, 0);
 	if (sig == SIGINT)
@@ -250,6 +295,17 @@ static void interrupted_run_keeps_config(int sig)
 			  "SIGINT: status %#x, not exit 130", st);
 	else
 		cr_expect(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	/* its evaluation children die with it: within 150 ms (an
+	 * evaluation runs for longer) nothing of its process group runs (a
+	 * zombie is dead: this container's init may be slow to reap it) */
+	int orphans = 1;
+	for (int i = 0; i < 15 && orphans; i++) {
+		orphans = live_in_group(pid);
+		if (orphans)
+			usleep(10000);
+	}
+	cr_expect(!orphans, "%d evaluation children of the killed tune live on",
+		  orphans);
 	char *now = slurp(out, &n);
 	cr_expect(now && !strcmp(now, old), "the previous config changed");
 	free(now);
@@ -379,4 +435,50 @@ Test(tune, all_failed_keeps_previous_config, .timeout = 120)
 	fclose(g);
 	cr_expect_str_eq(now, before, "--out was rewritten");
 	proc_free(&p);
+}
+
+/* A SIGKILLed tune leaves no evaluation running: its children die with it
+ * (PR_SET_PDEATHSIG).  A child that hangs (the fault hook) would
+ * otherwise live on forever; it must be gone within 150 ms. */
+Test(tune, sigkilled_tune_leaves_no_evaluation_running, .timeout = 60)
+{
+	char dir[96], model[160], out[200], log[200];
+	int st, n = 0;
+
+	need_tools();
+	tiny_setup(dir, sizeof dir, model, sizeof model);
+	snprintf(out, sizeof out, "%s/best.json", dir);
+	snprintf(log, sizeof log, "%s/log.jsonl", dir);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDWR);
+		setpgid(0, 0);	/* its evaluations are in its group */
+		dup2(nul, 0);
+		dup2(nul, 1);
+		dup2(nul, 2);
+		/* gelu/fp16 needs no CPU feature and is never the default */
+		setenv("Q8TUNE_TUNE_FAULT", "hang:gelu/fp16", 1);
+		execl("./tune", "./tune", "--model", model, "--out", out, "--log",
+		      log, "--budget", "30", "--pp", "8", "--gen", "4", "--ops",
+		      "gelu", "--timeout", "60", (char *)NULL);
+		_exit(127);
+	}
+	/* the hanging evaluation: a child alive for a second */
+	for (int i = 0; i < 800 && n < 20; i++) {
+		n = live_in_group(pid) >= 2 ? n + 1 : 0;
+		usleep(50000);
+	}
+	cr_assert_geq(n, 20, "no evaluation child stayed up");
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	int left = 1;
+	for (int i = 0; i < 15 && left; i++) {
+		left = live_in_group(pid);
+		if (left)
+			usleep(10000);
+	}
+	if (left)
+		kill(-pid, SIGKILL);	/* do not leave it behind either */
+	cr_expect(!left, "%d evaluation children of the killed tune live on",
+		  left);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -213,6 +214,9 @@ static void maybe_fault(const struct tuner *t, const struct eval *ev)
 	snprintf(want, sizeof want, "crash:%s", ev->fault);
 	if (!strcmp(t->fault_env, want))
 		raise(SIGSEGV);
+	snprintf(want, sizeof want, "exit:%s", ev->fault);
+	if (!strcmp(t->fault_env, want))
+		_exit(1);	/* as a sanitizer or an abort handler does */
 	snprintf(want, sizeof want, "hang:%s", ev->fault);
 	if (!strcmp(t->fault_env, want))
 		for (;;)
@@ -316,12 +320,15 @@ fail:
 }
 
 /* Forks a child for ev and waits for it at most timeout_s.  Returns the
- * verdict class: TV_FINAL (it finished: read t->sh), TV_CRASHED, TV_HUNG,
- * with the reason in why; -1 if it could not be started or failed. */
+ * verdict class: TV_FINAL (it finished: read t->sh), TV_CRASHED (killed
+ * by a signal, or exited without a result: an abort handler, a
+ * sanitizer, an allocation failure), TV_HUNG, with the reason in why; -1
+ * if it could not be started.  The child dies with its parent. */
 static int run_child(struct tuner *t, const struct eval *ev, double timeout_s,
 		     char *why, size_t cap)
 {
 	const size_t keep = offsetof(struct shm, n_ref);
+	const pid_t parent = getpid();
 	pid_t pid;
 	int st;
 
@@ -332,8 +339,12 @@ static int run_child(struct tuner *t, const struct eval *ev, double timeout_s,
 		snprintf(why, cap, "fork: %s", strerror(errno));
 		return -1;
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		/* a SIGKILLed tune must not leave evaluations running */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(3);
 		_exit(child_eval(t, ev));
+	}
 	const double deadline = now_ms() + timeout_s * 1e3;
 	for (;;) {
 		pid_t w = waitpid(pid, &st, WNOHANG);
@@ -357,9 +368,10 @@ static int run_child(struct tuner *t, const struct eval *ev, double timeout_s,
 		return TV_CRASHED;
 	}
 	if (!t->sh->ok) {
-		snprintf(why, cap, "%s", t->sh->reason[0] ? t->sh->reason :
-			 "the evaluation failed");
-		return -1;
+		snprintf(why, cap, "exited with status %d: %.200s", WEXITSTATUS(st),
+			 t->sh->reason[0] ? t->sh->reason :
+			 "no result (an abort handler or a sanitizer?)");
+		return TV_CRASHED;
 	}
 	return TV_FINAL;
 }
