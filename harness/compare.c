@@ -290,6 +290,25 @@ static int time_rounds(const struct cmp_opts *o, struct cmp_result *r,
 	return 0;
 }
 
+/* Drops the rounds a disturbance hit: log ratios farther from their
+ * median than 4 robust standard deviations (1.4826 MAD), and never
+ * closer than 2%.  A real change moves every round, and the median with
+ * them; a process that lost its CPU for a while moves one round.  Keeps
+ * at least 3.  Returns how many are left in x. */
+static int drop_disturbed(double *x, int n)
+{
+	const double m = stats_median(x, n);
+	const double lim = fmax(4 * 1.4826 * stats_mad(x, n), 0.02);
+	int k = 0;
+
+	if (n <= 3 || isnan(m))
+		return n;
+	for (int i = 0; i < n; i++)
+		if (fabs(x[i] - m) <= lim)
+			x[k++] = x[i];
+	return k >= 3 ? k : n;
+}
+
 void cmp_judge(struct cmp_row *w, int rounds, double alpha, double margin)
 {
 	double d[CMP_MAX_ROUNDS], aa[CMP_MAX_ROUNDS];
@@ -303,8 +322,10 @@ void cmp_judge(struct cmp_row *w, int rounds, double alpha, double margin)
 		d[n] = log(h / b);
 		aa[n++] = log(h2 / h);
 	}
-	stats_rounds(d, n, 0.95, &w->d);
-	stats_rounds(aa, n, 0.95, &w->aa);
+	w->used = drop_disturbed(d, n);
+	stats_rounds(d, w->used, 0.95, &w->d);
+	stats_rounds(aa, drop_disturbed(aa, n), 0.95, &w->aa);
+	w->rounds = n;
 	w->ratio = exp(w->d.mean);
 	w->lo = exp(w->d.lo);
 	w->hi = exp(w->d.hi);
@@ -637,9 +658,9 @@ static double median_of(const struct cmp_row *w, int s, int rounds)
 static void md_row(FILE *out, const struct cmp_row *w, int rounds)
 {
 	fprintf(out, "| %s | %.3f | %.3f | %.3f [%.3f, %.3f] | %.2g | "
-		"%.3f-%.3f | %s |", w->name, median_of(w, SIDE_BASE, rounds),
+		"%.3f-%.3f | %d/%d | %s |", w->name, median_of(w, SIDE_BASE, rounds),
 		median_of(w, SIDE_HEAD, rounds), w->ratio, w->lo, w->hi, w->d.p,
-		1 / w->band, w->band, verdict_name(w));
+		1 / w->band, w->band, w->used, w->rounds, verdict_name(w));
 	if (w->remeasured)
 		fprintf(out, " again: %.3f [%.3f, %.3f]", w->re_ratio, w->re_lo,
 			w->re_hi);
@@ -710,17 +731,18 @@ void cmp_write_md(FILE *out, const struct cmp_opts *o,
 	fprintf(out, "- rule: ratio = head/base (> 1: head slower), the "
 		"geometric mean over rounds; 95%% CI and p from the rounds' "
 		"spread (t); noise band from head against head (A/A) in the same "
-		"rounds. **slower** needs p < %.2g, the CI above the band and the "
+		"rounds; *rounds*: used/run, a round a disturbance hit (beyond 4 "
+		"robust sd of the median round) is dropped. **slower** needs p < %.2g, the CI above the band and the "
 		"ratio above %.2f; a slower pp/tg row is measured again and must "
 		"be slower again to be confirmed.\n\n", o->alpha, 1 + o->margin);
 	fprintf(out, "| row | base ms | head ms | ratio [95%% CI] | p | noise "
-		"band | verdict |\n|---|---|---|---|---|---|---|\n");
+		"band | rounds | verdict |\n|---|---|---|---|---|---|---|---|\n");
 	for (int i = 0; i < r->n_rows; i++)
 		if (!r->row[i].is_op)
 			md_row(out, &r->row[i], r->rounds);
 	fprintf(out, "\n## Per-op profile rows (ms per pass, in situ)\n\n| row | "
-		"base ms | head ms | ratio [95%% CI] | p | noise band | verdict "
-		"|\n|---|---|---|---|---|---|---|\n");
+		"base ms | head ms | ratio [95%% CI] | p | noise band | rounds | "
+		"verdict |\n|---|---|---|---|---|---|---|---|\n");
 	for (int i = 0; i < r->n_rows; i++)
 		if (r->row[i].is_op)
 			md_row(out, &r->row[i], r->rounds);
@@ -743,7 +765,7 @@ static json_t *real_or_null(double v)
 
 static json_t *row_json_cmp(const struct cmp_row *w, int rounds)
 {
-	json_t *o = json_pack("{s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:b,s:b}",
+	json_t *o = json_pack("{s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:i,s:s,s:b,s:b}",
 		"row", w->name, "profile_row", w->is_op,
 		"base_ms", reals(w->ms[SIDE_BASE], rounds),
 		"head_ms", reals(w->ms[SIDE_HEAD], rounds),
@@ -751,7 +773,7 @@ static json_t *row_json_cmp(const struct cmp_row *w, int rounds)
 		"ratio", real_or_null(w->ratio), "ci_lo", real_or_null(w->lo),
 		"ci_hi", real_or_null(w->hi), "p", real_or_null(w->d.p),
 		"aa_ratio", real_or_null(w->aa_ratio),
-		"noise_band", real_or_null(w->band),
+		"noise_band", real_or_null(w->band), "rounds_used", w->used,
 		"verdict", w->verdict > 0 ? "slower" : w->verdict < 0 ? "faster" :
 			   "no change",
 		"remeasured", w->remeasured, "confirmed", w->confirmed);

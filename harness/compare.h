@@ -64,7 +64,9 @@ struct cmp_row {
 	json_t *samples[SIDE_COUNT];	/* test rows: each round's raw
 					 * samples_ms, an array per round
 					 * (owned; NULL for profile rows) */
-	struct round_stats d;	/* log(HEAD / BASE) over the rounds */
+	int rounds;		/* rounds with all three sides */
+	int used;		/* of them, not dropped as disturbed */
+	struct round_stats d;	/* log(HEAD / BASE) over the rounds used */
 	struct round_stats aa;	/* log(HEAD2 / HEAD) */
 	double ratio, lo, hi;	/* HEAD / BASE and its 95% CI */
 	double aa_ratio;	/* HEAD2 / HEAD */
@@ -107,7 +109,10 @@ int cmp_run(const struct cmp_opts *o, cmp_progress_fn cb, void *cb_ctx,
 
 void cmp_result_free(struct cmp_result *r);
 
-/* The verdict of a row from its rounds: ratio = exp(mean log ratio),
+/* The verdict of a row from its rounds.  Rounds a disturbance hit are
+ * dropped first (a log ratio beyond 4 robust sd of the rounds' median,
+ * never within 2%; at least 3 kept), for the ratio and the A/A apart.
+ * Then ratio = exp(mean log ratio),
  * CI = exp(t interval), noise band = exp(|A/A mean| + A/A t half-width);
  * slower (+1) iff p < alpha, the CI's low end is above the band, and the
  * ratio exceeds 1 + margin; faster (-1) is the mirror image; else 0. */

@@ -10,6 +10,7 @@
  *   plotdata roofline   ROOFLINE_JSON RUNS_JSONL             [-o OUT]
  *   plotdata profile    RUNS_JSONL                           [-o OUT]
  *   plotdata tune       TUNE_LOG_JSONL [BEST_CONFIG_JSON]    [-o OUT]
+ *   plotdata regression PERF_REPORT_JSON                     [-o OUT]
  *   plotdata scaling    RUNS_JSONL                           [-o OUT]
  *   plotdata microbench MICROBENCH_JSON [ROOFLINE_JSON]      [-o OUT]
  *
@@ -1523,6 +1524,630 @@ out:
 	return rc;
 }
 
+/* --- 4. regression report ---------------------------------------------------- */
+
+#define PERF_SCHEMA "q8tune-perf-report"
+#define MAXRND 64	/* rounds per side (CMP_MAX_ROUNDS of harness/compare.h) */
+#define MAXRROWS 256
+#define NPROF 8		/* profile rows shown: filled up to this many ... */
+#define MAXPROF 10	/* ... and at most this many when more have a verdict */
+
+enum { SIDE_B, SIDE_H, SIDE_AA, NSIDE };
+
+/* The label colours of regression.gp, by verdict. */
+enum { V_SAME, V_SLOWER, V_FASTER, V_CONFIRMED, V_UNCONFIRMED, V_NODATA };
+
+/* One row of perf-report.json; NaN for what is null. */
+struct rrow {
+	const char *name, *verdict;
+	int profile, remeasured, confirmed;
+	double ms[NSIDE][MAXRND];	/* per round, ms; NaN: missing */
+	size_t rounds;			/* the longest of the three arrays */
+	double ratio, lo, hi, p, band;	/* head/base, its 95% CI, p, A/A band */
+	double re[3];			/* re-measured ratio, ci_lo, ci_hi */
+	double norm;			/* median of base's rounds; NaN: none */
+};
+
+/* obj[key]: a number, or null (*out = NaN); pos: the number must be > 0. */
+static int get_num_null(const struct src *s, const json_t *obj, const char *path,
+			const char *key, int pos, double *out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*out = NAN;
+	if (json_is_null(v))
+		return 0;
+	if (!json_is_number(v) || !isfinite(json_number_value(v)))
+		return bad_field(s, path, key, v, "not a number or null");
+	if (pos && json_number_value(v) <= 0)
+		return failf(EXIT_BAD, s, "field %s.%s: %g, not > 0", path, key,
+			     json_number_value(v));
+	*out = json_number_value(v);
+	return 0;
+}
+
+/* row[key]: per-round ms, each a positive number or null, into v[MAXRND]
+ * (NaN past the end); *n its length. */
+static int get_rounds(const struct src *s, const json_t *row, const char *path,
+		      const char *key, double *v, size_t *n)
+{
+	json_t *a;
+
+	if (get_arr(s, row, path, key, &a))
+		return EXIT_BAD;
+	*n = json_array_size(a);
+	if (*n > MAXRND)
+		return failf(EXIT_BAD, s, "field %s.%s: %zu rounds, more than %d", path,
+			     key, *n, MAXRND);
+	for (size_t k = 0; k < MAXRND; k++) {
+		const json_t *e = json_array_get(a, k);
+		v[k] = NAN;
+		if (k >= *n || json_is_null(e))
+			continue;
+		if (!json_is_number(e) || !(json_number_value(e) > 0) ||
+		    !isfinite(json_number_value(e)))
+			return failf(EXIT_BAD, s, "field %s.%s[%zu]: not a positive "
+				     "number or null", path, key, k);
+		v[k] = json_number_value(e);
+	}
+	return 0;
+}
+
+/* Sorts the finite values of v[0..n) into out; returns how many. */
+static size_t finite_sorted(const double *v, size_t n, double *out)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (isfinite(v[i]))
+			out[m++] = v[i];
+	qsort(out, m, sizeof *out, cmp_dbl);
+	return m;
+}
+
+/* The q-quantile of sorted x[0..n), linearly interpolated (R's type 7). */
+static double quantile(const double *x, size_t n, double q)
+{
+	const double h = (double)(n - 1) * q;
+	const size_t i = (size_t)floor(h);
+
+	return i + 1 < n ? x[i] + (h - (double)i) * (x[i + 1] - x[i]) : x[n - 1];
+}
+
+/* rows[k] of the report into *w, checked. */
+static int reg_row(const struct src *s, const json_t *rows, size_t k, struct rrow *w)
+{
+	static const char *const side_key[NSIDE] = { "base_ms", "head_ms", "head_aa_ms" };
+	static const char *const re_key[3] = { "ratio", "ci_lo", "ci_hi" };
+	const json_t *row = json_array_get(rows, k), *re;
+	char path[48];
+	double x[MAXRND];
+	int rc;
+
+	snprintf(path, sizeof path, "rows[%zu]", k);
+	if (!json_is_object(row))
+		return failf(EXIT_BAD, s, "field %s: not an object", path);
+	memset(w, 0, sizeof *w);
+	if ((rc = get_str(s, row, path, "row", &w->name)) ||
+	    (rc = get_bool(s, row, path, "profile_row", &w->profile)) ||
+	    (rc = get_num_null(s, row, path, "ratio", 1, &w->ratio)) ||
+	    (rc = get_num_null(s, row, path, "ci_lo", 1, &w->lo)) ||
+	    (rc = get_num_null(s, row, path, "ci_hi", 1, &w->hi)) ||
+	    (rc = get_num_null(s, row, path, "p", 0, &w->p)) ||
+	    (rc = get_num_null(s, row, path, "noise_band", 1, &w->band)) ||
+	    (rc = get_str(s, row, path, "verdict", &w->verdict)) ||
+	    (rc = get_bool(s, row, path, "remeasured", &w->remeasured)) ||
+	    (rc = get_bool(s, row, path, "confirmed", &w->confirmed)))
+		return rc;
+	if (strcmp(w->verdict, "slower") && strcmp(w->verdict, "faster") &&
+	    strcmp(w->verdict, "no change"))
+		return failf(EXIT_BAD, s, "field %s.verdict: \"%s\", not slower, faster "
+			     "or no change", path, w->verdict);
+	for (int sd = 0; sd < NSIDE; sd++) {
+		size_t n;
+		if ((rc = get_rounds(s, row, path, side_key[sd], w->ms[sd], &n)))
+			return rc;
+		w->rounds = n > w->rounds ? n : w->rounds;
+	}
+	w->re[0] = w->re[1] = w->re[2] = NAN;
+	re = json_object_get(row, "remeasured_ratio");
+	if (re && !json_is_null(re)) {
+		if (!json_is_object(re))
+			return failf(EXIT_BAD, s, "field %s.remeasured_ratio: not an "
+				     "object", path);
+		cat(path, sizeof path, ".remeasured_ratio");
+		for (int i = 0; i < 3; i++)
+			if ((rc = get_num_null(s, re, path, re_key[i], 1, &w->re[i])))
+				return rc;
+	}
+	const size_t n = finite_sorted(w->ms[SIDE_B], w->rounds, x);
+	w->norm = n ? quantile(x, n, 0.5) : NAN;
+	return 0;
+}
+
+static int verdict_code(const struct rrow *w)
+{
+	if (!isfinite(w->norm))
+		return V_NODATA;
+	if (!strcmp(w->verdict, "slower"))
+		return !w->remeasured ? V_SLOWER : w->confirmed ? V_CONFIRMED :
+		       V_UNCONFIRMED;
+	return !strcmp(w->verdict, "faster") ? V_FASTER : V_SAME;
+}
+
+/* |log ratio|: how far a row moved (-1 without a ratio), for picking. */
+static double moved(const struct rrow *w)
+{
+	return isfinite(w->ratio) ? fabs(log(w->ratio)) : -1;
+}
+
+/* The profile rows of the second panel, into pick[] in file order:
+ * those with a verdict (at most MAXPROF, the largest moves), then the
+ * largest moves of the rest up to NPROF rows.  Returns how many; *nv:
+ * how many profile rows have a verdict (shown or not). */
+static size_t reg_pick(const struct rrow *R, size_t n, size_t *pick, size_t *nv)
+{
+	unsigned char in[MAXRROWS] = { 0 };
+	size_t m = 0;
+
+	*nv = 0;
+	for (size_t i = 0; i < n; i++)
+		*nv += R[i].profile && strcmp(R[i].verdict, "no change") != 0;
+	for (int pass = 0; pass < 2; pass++) {
+		const size_t cap = pass ? NPROF : MAXPROF;
+		for (;;) {
+			size_t best = n;
+			for (size_t i = 0; i < n; i++) {
+				const int v = strcmp(R[i].verdict, "no change") != 0;
+				if (!R[i].profile || in[i] || !isfinite(R[i].norm) ||
+				    (!pass && !v) || moved(&R[i]) < 0)
+					continue;
+				if (best == n || moved(&R[i]) > moved(&R[best]))
+					best = i;
+			}
+			if (best == n || m >= cap)
+				break;
+			in[best] = 1;
+			m++;
+		}
+	}
+	m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (in[i])
+			pick[m++] = i;
+	return m;
+}
+
+/* A panel: its rows (indexes into the report's rows), and the y range of
+ * its data (values normalised to each row's base median). */
+struct rpanel {
+	const char *name;	/* "t" test rows, "p" profile rows */
+	size_t idx[MAXRROWS];
+	size_t n;
+	double dlo, dhi;	/* the data's part of the y axis */
+};
+
+/* Offsets of the sides' boxes in a row's slot; the ratio right of them. */
+static const double side_dx[NSIDE] = { -0.3, -0.12, 0.06 };
+#define RATIO_DX 0.23
+#define RE_DX 0.35
+#define BOX_W 0.15
+
+/* Widens [*lo, *hi] to v when v is a positive number. */
+static void widen(double *lo, double *hi, double v)
+{
+	if (isfinite(v) && v > 0) {
+		*lo = fmin(*lo, v);
+		*hi = fmax(*hi, v);
+	}
+}
+
+/* The panel's data range: the bands, the CIs, 1 and the boxes'
+ * quartiles; then the points within a quarter of that span (at most a
+ * factor 1.25) beyond it; padded. */
+static void reg_range(const struct rrow *R, struct rpanel *P)
+{
+	double lo = 0.98, hi = 1.02, x[MAXRND];
+
+	for (size_t i = 0; i < P->n; i++) {
+		const struct rrow *w = &R[P->idx[i]];
+		widen(&lo, &hi, w->band);
+		widen(&lo, &hi, 1 / w->band);
+		widen(&lo, &hi, w->lo);
+		widen(&lo, &hi, w->hi);
+		widen(&lo, &hi, w->re[1]);
+		widen(&lo, &hi, w->re[2]);
+		for (int sd = 0; sd < NSIDE && isfinite(w->norm); sd++) {
+			const size_t m = finite_sorted(w->ms[sd], w->rounds, x);
+			if (m) {
+				widen(&lo, &hi, quantile(x, m, 0.25) / w->norm);
+				widen(&lo, &hi, quantile(x, m, 0.75) / w->norm);
+			}
+		}
+	}
+	/* points a little outside still count; farther ones are drawn at
+	 * the edge (an outlier round must not squash every box) */
+	const double ext = exp(fmin(log(hi / lo) / 4, log(1.25)));
+	const double elo = lo / ext, ehi = hi * ext;
+	for (size_t i = 0; i < P->n; i++) {
+		const struct rrow *w = &R[P->idx[i]];
+		for (int sd = 0; sd < NSIDE && isfinite(w->norm); sd++)
+			for (size_t k = 0; k < w->rounds; k++) {
+				const double v = w->ms[sd][k] / w->norm;
+				if (v >= elo && v <= ehi)
+					widen(&lo, &hi, v);
+			}
+	}
+	const double pad = log(hi / lo) * 0.06;
+	P->dlo = lo / exp(pad);
+	P->dhi = hi * exp(pad);
+}
+
+/* <name>_tics: the y tics in [dlo, dhi]: the round values first, then
+ * finer ones where they keep 1/14 of the (log) axis from the others. */
+static void reg_tics(FILE *o, const struct rpanel *P)
+{
+	static const struct { double v; int level; } t[] = {
+		{ 0.1, 0 }, { 0.2, 0 }, { 0.25, 1 }, { 0.333, 1 }, { 0.5, 0 },
+		{ 0.667, 1 }, { 0.8, 1 }, { 0.9, 1 }, { 0.95, 2 }, { 0.97, 3 },
+		{ 0.98, 3 }, { 0.99, 3 }, { 1, 0 }, { 1.01, 3 }, { 1.02, 3 },
+		{ 1.03, 3 }, { 1.05, 2 }, { 1.1, 1 }, { 1.25, 1 }, { 1.5, 1 },
+		{ 2, 0 }, { 3, 1 }, { 4, 1 }, { 5, 0 }, { 10, 0 },
+	};
+	enum { NT = sizeof t / sizeof *t };
+	const double gap = log(P->dhi / P->dlo) / 14;
+	int in[NT] = { 0 };
+	char buf[256] = "";
+
+	for (int lev = 0; lev <= 3; lev++)
+		for (int i = 0; i < NT; i++) {
+			int ok = t[i].level == lev && t[i].v >= P->dlo && t[i].v <= P->dhi;
+			for (int k = 0; k < NT && ok; k++)
+				ok = !in[k] || fabs(log(t[i].v / t[k].v)) >= gap;
+			in[i] = in[i] || ok;
+		}
+	for (int i = 0; i < NT; i++)
+		if (in[i])
+			cat(buf, sizeof buf, "%s%g", *buf ? ", " : "", t[i].v);
+	fprintf(o, "%s_tics = ", P->name);
+	gp_str(o, *buf ? buf : "1");
+	fputc('\n', o);
+}
+
+/* The verdict text over row w: the verdict, the ratio with its CI, the
+ * re-measurement, p and the band, in lines narrow enough for a row's
+ * slot (two decimals for the noisier profile rows, three for pp/tg). */
+static void reg_label(const struct rrow *w, int code, char *buf, size_t cap)
+{
+	static const char *const vname[] = {
+		"no change", "slower", "faster", "slower, confirmed",
+		"slower once,\nnot confirmed", "no base samples"
+	};
+	const int d = w->profile ? 2 : 3;
+
+	snprintf(buf, cap, "%s", vname[code]);
+	if (isfinite(w->ratio))
+		cat(buf, cap, "\nratio %.*f\n[%.*f, %.*f]", d, w->ratio, d, w->lo, d, w->hi);
+	else
+		cat(buf, cap, "\nno ratio");
+	if (isfinite(w->re[0]))
+		cat(buf, cap, "\nagain %.*f\n[%.*f, %.*f]", d, w->re[0], d, w->re[1], d,
+		    w->re[2]);
+	if (isfinite(w->p))
+		cat(buf, cap, "\np = %.2g", w->p);
+	if (isfinite(w->band))
+		cat(buf, cap, "\nband %.*f-%.*f", d, fmin(w->band, 1 / w->band), d,
+		    fmax(w->band, 1 / w->band));
+	else
+		cat(buf, cap, "\nno A/A band");
+}
+
+/* $<name>_row (x, band low, band high, ratio, CI low, CI high, again,
+ * its CI low, high, verdict code, "row name"), the arrays <name>_lab
+ * and <name>_code of the verdict texts above the rows, and the most lines
+ * of a text, <name>_lab_lines. */
+static void reg_rows(FILE *o, const struct rrow *R, const struct rpanel *P)
+{
+	const char *lab[MAXRROWS];
+	static char text[MAXRROWS][256];
+	double code[MAXRROWS];
+	char name[300], *sl;
+
+	fprintf(o, "n_%s = %zu\n$%s_row << EOD\n", P->name, P->n, P->name);
+	for (size_t i = 0; i < P->n; i++) {
+		const struct rrow *w = &R[P->idx[i]];
+		const int c = verdict_code(w);
+		fprintf(o, "%zu ", i + 1);
+		gp_num(o, isfinite(w->band) ? fmin(w->band, 1 / w->band) : NAN);
+		gp_num(o, isfinite(w->band) ? fmax(w->band, 1 / w->band) : NAN);
+		gp_num(o, w->ratio);
+		gp_num(o, w->lo);
+		gp_num(o, w->hi);
+		for (int k = 0; k < 3; k++)
+			gp_num(o, w->re[k]);
+		fprintf(o, "%d ", c);
+		/* a profile row on two lines: the test, then the op */
+		snprintf(name, sizeof name, "%s", w->name);
+		if ((sl = strchr(name, '/')))
+			*sl = '\n';
+		gp_field(o, name);
+		fputc('\n', o);
+		reg_label(w, c, text[i], sizeof text[i]);
+		lab[i] = text[i];
+		code[i] = c;
+	}
+	if (!P->n)
+		fputs("NaN NaN NaN NaN NaN NaN NaN NaN NaN -1 \"\"\n", o);
+	fputs("EOD\n", o);
+	int lines = 1;	/* the most lines of a text, for the room above the rows */
+	for (size_t i = 0; i < P->n; i++) {
+		int k = 1;
+		for (const char *c = lab[i]; *c; c++)
+			k += *c == '\n';
+		lines = k > lines ? k : lines;
+	}
+	fprintf(o, "%s_lab_lines = %d\n", P->name, lines);
+	snprintf(name, sizeof name, "%s_lab", P->name);
+	gp_str_array(o, name, lab, P->n);
+	snprintf(name, sizeof name, "%s_code", P->name);
+	gp_num_array(o, name, code, P->n);
+}
+
+/* $<name>_box (x, side, min, q1, median, q3, max: whiskers cut at the
+ * data range) of each row and side. */
+static void reg_boxes(FILE *o, const struct rrow *R, const struct rpanel *P)
+{
+	double x[MAXRND];
+	size_t nb = 0;
+
+	fprintf(o, "$%s_box << EOD\n", P->name);
+	for (size_t i = 0; i < P->n; i++) {
+		const struct rrow *w = &R[P->idx[i]];
+		for (int sd = 0; sd < NSIDE && isfinite(w->norm); sd++) {
+			const size_t m = finite_sorted(w->ms[sd], w->rounds, x);
+			if (!m)
+				continue;
+			fprintf(o, "%.4f %d %.6g %.6g %.6g %.6g %.6g\n",
+				(double)(i + 1) + side_dx[sd], sd,
+				fmax(x[0] / w->norm, P->dlo),
+				quantile(x, m, 0.25) / w->norm, quantile(x, m, 0.5) / w->norm,
+				quantile(x, m, 0.75) / w->norm,
+				fmin(x[m - 1] / w->norm, P->dhi));
+			nb++;
+		}
+	}
+	if (!nb)
+		fputs("NaN 0 NaN NaN NaN NaN NaN\n", o);
+	fputs("EOD\n", o);
+}
+
+/* $<name>_pts (x, y, side, 0 in range or +-1 drawn at the top or bottom
+ * edge): each round of each side; then (pass 1) $<name>_off (x, y,
+ * "value") of those at an edge.  Normalised to the row's base median. */
+static void reg_points(FILE *o, const struct rrow *R, const struct rpanel *P)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		size_t np = 0;
+		fprintf(o, "$%s_%s << EOD\n", P->name, pass ? "off" : "pts");
+		for (size_t i = 0; i < P->n; i++) {
+			const struct rrow *w = &R[P->idx[i]];
+			for (int sd = 0; sd < NSIDE && isfinite(w->norm); sd++)
+				for (size_t k = 0; k < w->rounds; k++) {
+					const double v = w->ms[sd][k] / w->norm;
+					/* each round a little right of the last */
+					const double x = (double)(i + 1) + side_dx[sd] +
+						((double)k - (double)(w->rounds - 1) / 2) *
+						0.09 / (double)w->rounds;
+					const int out = v > P->dhi ? 1 : v < P->dlo ? -1 : 0;
+					const double y = out > 0 ? P->dhi : out < 0 ? P->dlo : v;
+					if (!isfinite(v) || (pass && !out))
+						continue;
+					if (pass)
+						fprintf(o, "%.4f %.6g \"%.2f\"\n", x, y, v);
+					else
+						fprintf(o, "%.4f %.6g %d %d\n", x, y, sd, out);
+					np++;
+				}
+		}
+		/* gnuplot 5.4 crashes on labels that are all left out: an empty one */
+		if (!np)
+			fputs(pass ? "1 1 \"\"\n" : "NaN NaN 0 0\n", o);
+		fputs("EOD\n", o);
+	}
+}
+
+/* What the title and the footnote say, from the report's header. */
+struct rhead {
+	const char *machine, *rev[2], *env[2], *model, *prompt;
+	long rounds, gen, pp_long, threads;
+	double budget, alpha, margin, wall;
+};
+
+/* obj[key]: a string, or null (*out = NULL). */
+static int get_str_null(const struct src *s, const json_t *obj, const char *path,
+			const char *key, const char **out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*out = NULL;
+	if (json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return bad_field(s, path, key, v, "not a string or null");
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* The header of perf-report.json, checked. */
+static int reg_head(const struct src *s, const json_t *root, struct rhead *h)
+{
+	static const char *const side[2] = { "base", "head" };
+	const char *sc;
+	json_t *o, *sp;
+	long ver;
+	int rc;
+
+	if ((rc = get_str(s, root, "", "schema", &sc)) ||
+	    (rc = get_int(s, root, "", "schema_version", &ver)))
+		return rc;
+	if (strcmp(sc, PERF_SCHEMA) || ver != 1)
+		return failf(EXIT_BAD, s, "field schema: \"%s\" version %ld, not \"%s\" "
+			     "version 1 (make perf-report writes it)", sc, ver, PERF_SCHEMA);
+	for (int i = 0; i < 2; i++)
+		if ((rc = get_obj(s, root, "", side[i], &o)) ||
+		    (rc = get_str(s, o, side[i], "rev", &h->rev[i])) ||
+		    (rc = get_str_null(s, o, side[i], "env", &h->env[i])))
+			return rc;
+	if ((rc = get_str(s, root, "", "machine", &h->machine)) ||
+	    (rc = get_num(s, root, "", "wall_s", &h->wall)) ||
+	    (rc = get_obj(s, root, "", "spec", &sp)) ||
+	    (rc = get_str(s, sp, "spec", "model", &h->model)) ||
+	    (rc = get_str(s, sp, "spec", "prompt", &h->prompt)) ||
+	    (rc = get_int(s, sp, "spec", "gen", &h->gen)) ||
+	    (rc = get_int(s, sp, "spec", "pp_long", &h->pp_long)) ||
+	    (rc = get_int(s, sp, "spec", "rounds", &h->rounds)) ||
+	    (rc = get_int(s, sp, "spec", "threads", &h->threads)) ||
+	    (rc = get_num(s, sp, "spec", "budget_s", &h->budget)) ||
+	    (rc = get_num(s, sp, "spec", "alpha", &h->alpha)) ||
+	    (rc = get_num(s, sp, "spec", "margin", &h->margin)))
+		return rc;
+	return 0;
+}
+
+/* The instruction counts' line of the footnote, when the report has
+ * counts (an optional part). */
+static int reg_counts(const struct src *s, const json_t *root, char *buf, size_t cap)
+{
+	static const char *const side[2] = { "counts.base", "counts.head" };
+	const json_t *c = json_object_get(root, "counts");
+	double ir[2][2];
+	const char *why;
+
+	if (!c)
+		return 0;
+	if (!json_is_object(c))
+		return failf(EXIT_BAD, s, "field counts: not an object");
+	if (json_object_get(c, "why")) {
+		if (get_str(s, c, "counts", "why", &why))
+			return EXIT_BAD;
+		cat(buf, cap, "\nno instruction counts: %s", why);
+		return 0;
+	}
+	for (int i = 0; i < 2; i++) {
+		json_t *o, *a;
+		if (get_obj(s, c, "counts", side[i] + 7, &o) ||
+		    get_arr(s, o, side[i], "ir", &a))
+			return EXIT_BAD;
+		for (size_t k = 0; k < 2; k++) {
+			const json_t *e = json_array_get(a, k);
+			if (!json_is_number(e) || !(json_number_value(e) > 0))
+				return failf(EXIT_BAD, s, "field %s.ir[%zu]: missing or not "
+					     "a positive number", side[i], k);
+			ir[i][k] = json_number_value(e);
+		}
+	}
+	cat(buf, cap, "\ncallgrind instructions (Ir) head vs base, on the AVX2 path, "
+	    "small model: prompt pass %+.3f%%, decode step %+.3f%% (deterministic; "
+	    "docs/perf-report.md)", 100 * (ir[1][0] / ir[0][0] - 1),
+	    100 * (ir[1][1] / ir[0][1] - 1));
+	return 0;
+}
+
+/* The title, the panel titles and the footnote. */
+static int reg_text(FILE *o, const struct src *s, const json_t *root,
+		    const struct rhead *h, size_t nprof, size_t shown, size_t nv)
+{
+	char buf[1600];
+
+	gp_var(o, "title", "Regression report: each round's time of base, head and "
+	       "head again (A/A), over base's median, with the A/A noise band "
+	       "(make perf-report)");
+	snprintf(buf, sizeof buf, "per-op profile rows (ms per pass, in situ): %zu of "
+		 "%zu, ", shown, nprof);
+	if (!nprof)
+		snprintf(buf, sizeof buf, "per-op profile rows: none in this report");
+	else if (!nv)
+		cat(buf, sizeof buf, "none with a verdict: the largest changes, |log ratio|");
+	else if (nv > shown)
+		cat(buf, sizeof buf, "the largest changes (|log ratio|) of the %zu with a verdict", nv);
+	else
+		cat(buf, sizeof buf, "the %zu with a verdict%s", nv, shown > nv ?
+		    ", then the largest changes (|log ratio|) of the rest" : "");
+	gp_var(o, "p_title", buf);
+	snprintf(buf, sizeof buf, "%s\nbase: %s%s%s | head: %s%s%s", h->machine,
+		 h->rev[0], h->env[0] ? ", env " : "", h->env[0] ? h->env[0] : "",
+		 h->rev[1], h->env[1] ? ", env " : "", h->env[1] ? h->env[1] : "");
+	cat(buf, sizeof buf, "\n%s, prompt \"%s\" (pp, tg%ld) and pp%ld; %ld rounds of "
+	    "fresh processes in rotating order, %g s per row, %s threads; %.0f s of "
+	    "timing", base_name(h->model), h->prompt, h->gen, h->pp_long, h->rounds,
+	    h->budget, h->threads ? "" : "default", h->wall);
+	if (h->threads)
+		cat(buf, sizeof buf, " (%ld threads)", h->threads);
+	cat(buf, sizeof buf, "\nslower (faster) needs p < %g, the CI above (below) the "
+	    "band and the ratio beyond %.2f; a slower pp/tg row is measured again and "
+	    "confirmed only if slower again", h->alpha, 1 + h->margin);
+	if (reg_counts(s, root, buf, sizeof buf))
+		return EXIT_BAD;
+	gp_footnote(o, buf);
+	return 0;
+}
+
+static int cmd_regression(const char *path, FILE *o)
+{
+	static struct rrow R[MAXRROWS];
+	static struct rpanel P[2];
+	const struct src s = { path, 0 };
+	json_t *root = NULL, *rows;
+	struct rhead h;
+	size_t n, nprof = 0, nv;
+	int rc;
+
+	if ((rc = load_json(path, &root)))
+		return rc;
+	if ((rc = reg_head(&s, root, &h)) || (rc = get_arr(&s, root, "", "rows", &rows)))
+		goto out;
+	if ((n = json_array_size(rows)) > MAXRROWS) {
+		rc = failf(EXIT_BAD, &s, "field rows: %zu rows, more than %d", n, MAXRROWS);
+		goto out;
+	}
+	memset(P, 0, sizeof P);
+	P[0].name = "t";
+	P[1].name = "p";
+	for (size_t k = 0; k < n; k++) {
+		if ((rc = reg_row(&s, rows, k, &R[k])))
+			goto out;
+		nprof += R[k].profile;
+		if (!R[k].profile)
+			P[0].idx[P[0].n++] = k;
+	}
+	/* a test row with base and head samples is what the plot is for */
+	size_t usable = 0;
+	for (size_t i = 0; i < P[0].n; i++) {
+		const struct rrow *w = &R[P[0].idx[i]];
+		double x[MAXRND];
+		usable += isfinite(w->norm) && finite_sorted(w->ms[SIDE_H], w->rounds, x);
+	}
+	if (!usable) {
+		rc = failf(EXIT_NODATA, &s, "no pp or tg row with base and head samples "
+			   "(make perf-report makes them)");
+		goto out;
+	}
+	P[1].n = reg_pick(R, n, P[1].idx, &nv);
+	for (int k = 0; k < 2; k++) {
+		reg_range(R, &P[k]);
+		fprintf(o, "%s_ymin = %.6g\n%s_top = %.6g\n", P[k].name, P[k].dlo,
+			P[k].name, P[k].dhi);
+		reg_tics(o, &P[k]);
+		reg_rows(o, R, &P[k]);
+		reg_boxes(o, R, &P[k]);
+		reg_points(o, R, &P[k]);
+	}
+	rc = reg_text(o, &s, root, &h, nprof, P[1].n, nv);
+out:
+	json_decref(root);
+	return rc;
+}
+
 /* --- 5. scaling ------------------------------------------------------------- */
 
 struct pt {
@@ -2022,6 +2647,7 @@ static int usage(void)
 	fputs("usage: plotdata roofline   ROOFLINE_JSON RUNS_JSONL [-o OUT]\n"
 	      "       plotdata profile    RUNS_JSONL [-o OUT]\n"
 	      "       plotdata tune       TUNE_LOG_JSONL [BEST_CONFIG_JSON] [-o OUT]\n"
+	      "       plotdata regression PERF_REPORT_JSON [-o OUT]\n"
 	      "       plotdata scaling    RUNS_JSONL [-o OUT]\n"
 	      "       plotdata microbench MICROBENCH_JSON [ROOFLINE_JSON] [-o OUT]\n"
 	      "Writes the gnuplot data plots/<plot>.gp loads. Exit 1: bad input; "
@@ -2061,6 +2687,8 @@ int main(int argc, char **argv)
 		rc = cmd_profile(arg[0], o);
 	else if (!strcmp(g_plot, "tune") && (narg == 1 || narg == 2))
 		rc = cmd_tune(arg[0], arg[1], o);
+	else if (!strcmp(g_plot, "regression") && narg == 1)
+		rc = cmd_regression(arg[0], o);
 	else if (!strcmp(g_plot, "scaling") && narg == 1)
 		rc = cmd_scaling(arg[0], o);
 	else if (!strcmp(g_plot, "microbench") && (narg == 1 || narg == 2))

@@ -25,12 +25,12 @@ GNUPLOT   ?= gnuplot
 PLOTS_CC  ?= gcc
 PLOTDATA  := $(B)/plotdata
 PLOTS_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
-PLOTS     ?= roofline profile tune scaling microbench
+PLOTS     ?= roofline profile tune regression scaling microbench
 
 PLOTS_CFLAGS := -std=c11 -O2 -Wall -Wextra $(shell pkg-config --cflags jansson 2>/dev/null)
 PLOTS_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson) -lm
 
-.PHONY: plots plots-clean $(addprefix plot-,roofline profile tune scaling microbench)
+.PHONY: plots plots-clean $(addprefix plot-,roofline profile tune regression scaling microbench)
 
 plots: $(addprefix plot-,$(PLOTS))
 
@@ -71,13 +71,9 @@ plot-profile: $(PLOTDATA)
 plot-tune: $(PLOTDATA)
 	$(call plot_render,tune,$(PLOTS_IN)/tune-log.jsonl,$(PLOTS_IN)/tune-log.jsonl $(PLOTS_IN)/best-config.json)
 
-# 4. regression report (issue 10, with `make perf-report`): not written
-#    yet.  It goes here, in the same shape, once results/perf-report.json
-#    exists and is documented in docs/results-format.md:
-#      plot-regression: $(PLOTDATA)
-#      	$(call plot_render,regression,$(PLOTS_IN)/perf-report.json,$(PLOTS_IN)/perf-report.json)
-#    with a `regression` subcommand in plotdata.c, plots/regression.gp,
-#    `regression` added to PLOTS and a test in tests/test_plots.c.
+# 4. regression report: perf-report.json of `make perf-report`
+plot-regression: $(PLOTDATA)
+	$(call plot_render,regression,$(PLOTS_IN)/perf-report.json,$(PLOTS_IN)/perf-report.json)
 
 # 5. scaling: rows of runs.jsonl at several --pp and --threads values
 plot-scaling: $(PLOTDATA)

@@ -51,11 +51,25 @@ Test(compare, judge_finds_a_planted_change_and_no_change)
 	cmp_judge(&w, 6, 0.05, 0.03);
 	cr_expect_eq(w.verdict, 0, "ratio %.3f band %.3f", w.ratio, w.band);
 	cr_expect_gt(w.band, 1.08);
+	/* a round a disturbance hit (one side twice as slow) is dropped: the
+	 * planted 15% is still found, and an A/A with such a round is still
+	 * no change */
+	fill(&w, 6, 1.15, 0.02, 6);
+	w.ms[SIDE_HEAD][3] *= 2;
+	cmp_judge(&w, 6, 0.05, 0.03);
+	cr_expect(w.verdict == 1 && w.used == 5 && w.rounds == 6,
+		  "verdict %d, %d of %d rounds used, ratio %.3f", w.verdict,
+		  w.used, w.rounds, w.ratio);
+	fill(&w, 6, 1.0, 0.02, 7);
+	w.ms[SIDE_BASE][1] *= 2;
+	cmp_judge(&w, 6, 0.05, 0.03);
+	cr_expect(w.verdict == 0 && w.used == 5, "A/A with a disturbed round: "
+		  "verdict %d, %d used", w.verdict, w.used);
 	/* missing rounds are left out, too few rounds judge nothing */
 	fill(&w, 6, 1.15, 0.02, 5);
 	w.ms[SIDE_HEAD][2] = NAN;
 	cmp_judge(&w, 6, 0.05, 0.03);
-	cr_expect_eq(w.d.n, 5);
+	cr_expect_eq(w.rounds, 5);
 	cr_expect_eq(w.verdict, 1);
 	cmp_judge(&w, 1, 0.05, 0.03);
 	cr_expect_eq(w.verdict, 0);

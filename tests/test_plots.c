@@ -226,16 +226,16 @@ static void check_svg(const char *path, unsigned w, unsigned h)
 
 /* --- rendering the sample data ------------------------------------------------ */
 
-/* make plot-NAME from plots/testdata: PNG and SVG of w x h, one "wrote"
+/* make plot-NAME from the folder in: PNG and SVG of w x h, one "wrote"
  * line, and nothing on stderr (no gnuplot warning either). */
-static void render(const char *name, unsigned w, unsigned h)
+static void render_from(const char *in, const char *name, unsigned w, unsigned h)
 {
 	char target[64], png[160], svg[160];
 	struct run r;
 
 	need_gnuplot();
 	snprintf(target, sizeof target, "plot-%s", name);
-	run_make(target, TESTDATA, tmp, &r);
+	run_make(target, in, tmp, &r);
 	cr_assert_eq(r.status, 0, "make %s failed (%d):\n%s%s", target, r.status,
 		     r.out, r.err);
 	cr_assert_str_empty(r.err, "make %s wrote to stderr:\n%s", target, r.err);
@@ -245,6 +245,12 @@ static void render(const char *name, unsigned w, unsigned h)
 		  "make %s did not say it wrote %s:\n%s", target, png, r.out);
 	check_png(png, w, h);
 	check_svg(svg, w, h);
+}
+
+/* The same from the sample data, plots/testdata. */
+static void render(const char *name, unsigned w, unsigned h)
+{
+	render_from(TESTDATA, name, w, h);
 }
 
 Test(plots, roofline_renders)
@@ -260,6 +266,11 @@ Test(plots, profile_renders)
 Test(plots, tune_renders)
 {
 	render("tune", 1600, 1000);
+}
+
+Test(plots, regression_renders)
+{
+	render("regression", 1700, 1000);
 }
 
 Test(plots, scaling_renders)
@@ -314,9 +325,10 @@ Test(plots, missing_data_is_skipped)
 {
 	static const char *const want[][2] = {
 		{ "roofline", "roofline.json" }, { "profile", "runs.jsonl" },
-		{ "tune", "tune-log.jsonl" }, { "scaling", "runs.jsonl" },
-		{ "microbench", "microbench.json" },
+		{ "tune", "tune-log.jsonl" }, { "regression", "perf-report.json" },
+		{ "scaling", "runs.jsonl" }, { "microbench", "microbench.json" },
 	};
+	const size_t n = sizeof want / sizeof *want;
 	char in[128], out[128], line[256];
 	struct run r;
 
@@ -326,8 +338,8 @@ Test(plots, missing_data_is_skipped)
 	cr_assert_eq(mkdir(in, 0755), 0);
 	run_make("plots", in, out, &r);
 	cr_assert_eq(r.status, 0, "make plots on no data failed:\n%s%s", r.out, r.err);
-	cr_assert_eq(count_lines(r.out), 5, "expected 5 skip lines:\n%s", r.out);
-	for (size_t i = 0; i < 5; i++) {
+	cr_assert_eq(count_lines(r.out), (int)n, "expected %zu skip lines:\n%s", n, r.out);
+	for (size_t i = 0; i < n; i++) {
 		snprintf(line, sizeof line, "plots: skip %s: %s/%s missing\n", want[i][0],
 			 in, want[i][1]);
 		cr_expect(strstr(r.out, line), "no line \"%s\" in:\n%s", line, r.out);
@@ -336,8 +348,16 @@ Test(plots, missing_data_is_skipped)
 	cr_expect_neq(access(line, F_OK), 0, "%s drawn without data", line);
 }
 
+/* The header of a perf-report.json, up to its "rows". */
+#define REPORT_HEAD "{\"schema\":\"q8tune-perf-report\",\"schema_version\":1," \
+	"\"machine\":\"cpu\",\"base\":{\"rev\":\"a\",\"dir\":\"b\",\"env\":null}," \
+	"\"head\":{\"rev\":\"h\",\"dir\":\".\",\"env\":null},\"spec\":{\"model\":" \
+	"\"m.gguf\",\"prompt\":\"Hello world\",\"gen\":16,\"pp_long\":64,\"rounds\":3," \
+	"\"budget_s\":1,\"threads\":0,\"alpha\":0.05,\"margin\":0.03},\"wall_s\":10,"
+
 /* Valid files with nothing for a plot (no --profile run, one prompt size,
- * no matmul benchmark): skipped with what is missing and how to make it. */
+ * no matmul benchmark, no base samples in the regression report): skipped
+ * with what is missing and how to make it. */
 Test(plots, nothing_to_plot_is_skipped)
 {
 	char in[128], out[128], p[192];
@@ -372,6 +392,14 @@ Test(plots, nothing_to_plot_is_skipped)
 	write_file(strcat(strcpy(p, in), "/microbench.json"),
 		   "{\"context\":{},\"benchmarks\":[{\"name\":\"gelu/avx2/n:2304\","
 		   "\"run_type\":\"iteration\",\"real_time\":1}]}\n");
+	/* a report whose BASE produced no number */
+	write_file(strcat(strcpy(p, in), "/perf-report.json"), REPORT_HEAD
+		   "\"rows\":[{\"row\":\"pp3\",\"profile_row\":false,"
+		   "\"base_ms\":[null,null,null],\"head_ms\":[8,8.1,8.2],"
+		   "\"head_aa_ms\":[8,8.2,8.1],\"ratio\":null,\"ci_lo\":null,"
+		   "\"ci_hi\":null,\"p\":null,\"aa_ratio\":1,\"noise_band\":1.02,"
+		   "\"verdict\":\"no change\",\"remeasured\":false,\"confirmed\":false}],"
+		   "\"counts\":{\"why\":\"no valgrind\"}}\n");
 	char roof[192];
 	snprintf(roof, sizeof roof, "%s/roofline.json", in);
 	char *cp[] = { "cp", TESTDATA "/roofline.json", roof, NULL };
@@ -390,22 +418,62 @@ Test(plots, nothing_to_plot_is_skipped)
 		  "microbench: no skip line:\n%s", r.err);
 	cr_expect(strstr(r.out, "plots: skip tune: ") && strstr(r.out, "tune-log.jsonl missing"),
 		  "tune: no skip line:\n%s", r.out);
+	cr_expect(strstr(r.err, "skip regression: ") &&
+		  strstr(r.err, "no pp or tg row with base and head samples"),
+		  "regression: no skip line:\n%s", r.err);
 	cr_expect(!strstr(r.out, "plots: wrote"), "a plot was drawn:\n%s", r.out);
-	cr_expect_eq(count_lines(r.err), 4, "one line per skipped plot:\n%s", r.err);
+	cr_expect_eq(count_lines(r.err), 5, "one line per skipped plot:\n%s", r.err);
 }
 
 /* --- bad input -------------------------------------------------------------------- */
+
+/* The object at a path of object keys and array indexes ("rows.0.stats")
+ * in j; the path's last key is left in *last (key holds it). */
+static json_t *walk(json_t *j, const char *path, const char **last, char key[64])
+{
+	for (const char *p = path;;) {
+		const char *dot = strchr(p, '.');
+		snprintf(key, 64, "%.*s", dot ? (int)(dot - p) : (int)strlen(p), p);
+		if (!dot) {
+			*last = key;
+			return j;
+		}
+		j = json_is_array(j) ? json_array_get(j, strtoul(key, NULL, 10)) :
+				       json_object_get(j, key);
+		cr_assert(j, "no %s in %s", key, path);
+		p = dot + 1;
+	}
+}
+
+/* Removes the field at path (as walk()) from j. */
+static void del_path(json_t *j, const char *path)
+{
+	const char *last;
+	char key[64];
+	json_t *o = walk(j, path, &last, key);
+
+	cr_assert_eq(json_object_del(o, last), 0, "no field %s", path);
+}
+
+/* j as compact JSON text (the caller frees it); j is released. */
+static char *dump(json_t *j)
+{
+	char *text = json_dumps(j, JSON_COMPACT);
+
+	json_decref(j);
+	cr_assert(text);
+	return text;
+}
 
 /* A line of plots/testdata/runs.jsonl (1-based) with one field removed
  * (a path of object keys and array indexes, "rows.0.stats.median"). */
 static char *record_without(int lineno, const char *path)
 {
 	FILE *f = fopen(TESTDATA "/runs.jsonl", "r");
-	char *line = NULL, *text;
+	char *line = NULL;
 	size_t cap = 0;
 	json_error_t je;
-	json_t *j, *o;
-	char key[64];
+	json_t *j;
 
 	cr_assert(f);
 	for (int i = 0; i < lineno; i++)
@@ -414,23 +482,39 @@ static char *record_without(int lineno, const char *path)
 	j = json_loads(line, 0, &je);
 	free(line);
 	cr_assert(j, "runs.jsonl line %d: %s", lineno, je.text);
-	o = j;
-	for (const char *p = path;;) {
-		const char *dot = strchr(p, '.');
-		snprintf(key, sizeof key, "%.*s", dot ? (int)(dot - p) : (int)strlen(p), p);
-		if (!dot) {
-			cr_assert_eq(json_object_del(o, key), 0, "no field %s", path);
-			break;
-		}
-		o = json_is_array(o) ? json_array_get(o, strtoul(key, NULL, 10)) :
-				       json_object_get(o, key);
-		cr_assert(o, "no %s in %s", key, path);
-		p = dot + 1;
+	del_path(j, path);
+	return dump(j);
+}
+
+/* plots/testdata/perf-report.json, parsed (the caller releases it). */
+static json_t *report_load(void)
+{
+	json_error_t je;
+	json_t *j = json_load_file(TESTDATA "/perf-report.json", 0, &je);
+
+	cr_assert(j, TESTDATA "/perf-report.json: line %d: %s", je.line, je.text);
+	return j;
+}
+
+/* The sample report with the field at path set to v (v: a new reference,
+ * NULL removes the field), as text (the caller frees it). */
+static char *report_with(const char *path, json_t *v)
+{
+	json_t *j = report_load(), *o;
+	const char *last;
+	char key[64];
+
+	if (!v) {
+		del_path(j, path);
+		return dump(j);
 	}
-	text = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	cr_assert(text);
-	return text;
+	o = walk(j, path, &last, key);
+	if (json_is_array(o))
+		cr_assert_eq(json_array_set_new(o, strtoul(last, NULL, 10), v), 0,
+			     "no %s", path);
+	else
+		cr_assert_eq(json_object_set_new(o, last, v), 0, "no %s", path);
+	return dump(j);
 }
 
 struct bad {
@@ -539,6 +623,110 @@ Test(plots, bad_input_is_one_line)
 	free(no_median);
 	free(no_macs);
 	free(no_rev);
+}
+
+/* Sets the fields of v (released) in object o. */
+static void set_all(json_t *o, json_t *v)
+{
+	cr_assert(v);
+	cr_assert_eq(json_object_update(o, v), 0);
+	json_decref(v);
+}
+
+/* The sample report is an A/A run: every verdict "no change".  The
+ * converter and the script are given every other verdict too (slower,
+ * faster, confirmed and not confirmed on re-measurement), a row without
+ * p or band, a missing round, HEAD's env and a report without
+ * counts; gnuplot draws them without a warning. */
+Test(plots, regression_draws_every_verdict)
+{
+	json_t *j = report_load(), *rows = json_object_get(j, "rows");
+	char in[128], path[192];
+	struct run r;
+
+	need_plotdata();
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(rows, 6), "row")),
+			 "pp64", "the sample's rows moved: rows[6] is not pp64");
+	set_all(json_array_get(rows, 0), json_pack("{s:s,s:b,s:b,s:{s:f,s:f,s:f}}",
+		"verdict", "slower", "remeasured", 1, "confirmed", 0, "remeasured_ratio",
+		"ratio", 1.01, "ci_lo", 0.98, "ci_hi", 1.04));
+	json_object_set_new(json_array_get(rows, 1), "verdict", json_string("faster"));
+	set_all(json_array_get(rows, 6), json_pack("{s:s,s:b,s:b,s:{s:f,s:f,s:f}}",
+		"verdict", "slower", "remeasured", 1, "confirmed", 1, "remeasured_ratio",
+		"ratio", 1.12, "ci_lo", 1.05, "ci_hi", 1.2));
+	json_object_set_new(json_array_get(rows, 3), "verdict", json_string("slower"));
+	set_all(json_array_get(rows, 5), json_pack("{s:n,s:n}", "p", "noise_band"));
+	json_array_set_new(json_object_get(json_array_get(rows, 5), "head_ms"), 2, json_null());
+	json_object_set_new(json_object_get(j, "head"), "env",
+			    json_string("Q8TUNE_MATMUL_Q8=avx2"));
+	json_object_set_new(j, "counts", json_pack("{s:s}", "why", "no valgrind here"));
+	snprintf(in, sizeof in, "%s/in", tmp);
+	cr_assert_eq(mkdir(in, 0755), 0);
+	snprintf(path, sizeof path, "%s/perf-report.json", in);
+	char *text = dump(j);
+	write_file(path, text);
+	free(text);
+
+	char *argv[] = { PLOTDATA, "regression", path, NULL };
+	run(argv, &r);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	/* codes: 0 no change, 1 slower, 2 faster, 3 confirmed, 4 not confirmed */
+	cr_expect(strstr(r.out, "array t_code[3] = [4, 2, 3]"), "test rows' verdicts:\n%s",
+		  r.out);
+	cr_expect(strstr(r.out, "the 1 with a verdict, then"), "the slower profile row is not "
+		  "picked first:\n%s", r.out);
+	cr_expect(strstr(r.out, "no A/A band"), "the row without a band:\n%s", r.out);
+	cr_expect(strstr(r.out, "env Q8TUNE_MATMUL_Q8=avx2") &&
+		  strstr(r.out, "no instruction counts: no valgrind here"),
+		  "the footnote lacks HEAD's env or the counts' line:\n%s", r.out);
+	render_from(in, "regression", 1700, 1000);
+}
+
+/* The regression report: the whole-file cases and a field of each part
+ * (header, spec, a row, a round, the counts), each one line and exit 1. */
+Test(plots, regression_bad_input_is_one_line)
+{
+	char *v[] = {
+		report_with("rows.0.base_ms", NULL),
+		report_with("rows.1", json_integer(7)),
+		report_with("rows.2.head_ms.3", json_string("x")),
+		report_with("rows.0.verdict", json_string("worse")),
+		report_with("rows.1.ratio", json_string("1.0")),
+		report_with("schema", json_string("q8tune-run")),
+		report_with("head.rev", NULL),
+		report_with("spec.rounds", NULL),
+		report_with("counts.head.ir", NULL),
+		report_with("rows", json_object()),
+	};
+	const char *want[] = {
+		"field rows[0].base_ms: missing",
+		"field rows[1]: not an object",
+		"field rows[2].head_ms[3]: not a positive number or null",
+		"field rows[0].verdict: \"worse\", not slower, faster or no change",
+		"field rows[1].ratio: not a number or null",
+		"field schema: \"q8tune-run\" version 1, not \"q8tune-perf-report\"",
+		"field head.rev: missing",
+		"field spec.rounds: missing",
+		"field counts.head.ir: missing",
+		"field rows: not an array",
+	};
+	const struct bad whole[] = {
+		{ "regression", "perf-report.json", NULL, NULL, NULL, "No such file" },
+		{ "regression", "perf-report.json", "", NULL, NULL, "empty file" },
+		{ "regression", "perf-report.json", "[]", NULL, NULL, "not a JSON object" },
+		{ "regression", "perf-report.json", "{\"schema\": \"q8tune-perf-report\",\n",
+		  NULL, NULL, "line 2, column 0: not valid JSON" },
+	};
+
+	need_plotdata();
+	for (size_t i = 0; i < sizeof whole / sizeof *whole; i++)
+		check_bad(&whole[i]);
+	for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+		const struct bad b = { "regression", "perf-report.json", v[i], NULL, NULL,
+				       want[i] };
+		check_bad(&b);
+		free(v[i]);
+	}
 }
 
 /* Through make: a malformed file stops that plot with plotdata's line and
