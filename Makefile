@@ -25,7 +25,9 @@ LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 TOOLS   := infer mkmodel bench perfreport
 BINS    := $(TOOLS) tune
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
-TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
+# the fuzz targets, as plain functions for tests/test_fuzz.c
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/*.c))
+TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o) $(FUZZ_SRC:%.c=$(B)/%.o)
 
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
 VNNI_FLAGS   := $(AVX2_FLAGS) -mavxvnni
@@ -135,7 +137,7 @@ test: tools $(B)/unit $(B)/gguf-san $(B)/embed
 # --- setup -----------------------------------------------------------------
 DEB_PKGS := build-essential pkg-config libcriterion-dev libjansson-dev \
 	libpapi-dev papi-tools libhwloc-dev hwloc libbenchmark-dev g++ gnuplot-nox \
-	valgrind git
+	valgrind git clang libclang-rt-14-dev
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -231,6 +233,48 @@ microbench-clean:
 clean: microbench-clean
 
 -include $(B)/tools/microbench.d
+
+# --- fuzzing (clang, libFuzzer + ASan + UBSan) -------------------------------
+# `make fuzz FUZZ_S=N` builds each target of tests/fuzz/ with clang
+# (-fsanitize=fuzzer,address,undefined; the library too, with
+# fuzzer-no-link) and runs it for N seconds on a copy of its committed
+# seeds (tests/fuzz/corpus/<t>/, with tests/fuzz/<t>.dict); new inputs
+# stay in build/fuzz/corpus-<t>/, a crash is written to
+# build/fuzz/crash-<t>-* and fails the target.  docs/reliability.md.
+FUZZ_S       ?= 60
+FUZZ_CC      ?= clang
+FUZZ_TARGETS := gguf tokenizer config results
+FUZZ_SAN     := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=undefined
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(B)/fuzz/%.o)
+
+$(B)/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(filter-out -O2 -g,$(CFLAGS)) $(EXTRA) $(PKG_CFLAGS) $(FUZZ_SAN) \
+		-fsanitize=fuzzer-no-link -c $< -o $@
+# kept between runs (they would be intermediate files of the rule below)
+.SECONDARY: $(FUZZ_LIB_OBJ)
+$(B)/fuzz/harness/env.o: $(B)/version.h
+$(B)/fuzz/harness/env.o: EXTRA += -I$(B)
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/memfile.c $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(filter-out -O2 -g,$(CFLAGS)) $(PKG_CFLAGS) $(FUZZ_SAN) \
+		-fsanitize=fuzzer -DFUZZ_LIBFUZZER -Itests/fuzz -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+.PHONY: fuzz
+fuzz: $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		c=$(B)/fuzz/corpus-$$t; mkdir -p $$c; \
+		cp -n tests/fuzz/corpus/$$t/* $$c/ 2>/dev/null || true; \
+		echo "fuzz: $$t for $(FUZZ_S) s"; \
+		ASAN_OPTIONS=detect_leaks=1 $(B)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_S) \
+			-dict=tests/fuzz/$$t.dict \
+			-artifact_prefix=$(B)/fuzz/crash-$$t- -print_final_stats=1 \
+			-rss_limit_mb=4096 $$c > $(B)/fuzz/$$t.log 2>&1 || \
+			{ tail -40 $(B)/fuzz/$$t.log; echo "fuzz: $$t FAILED (log $(B)/fuzz/$$t.log)"; exit 1; }; \
+		grep -E '^#[0-9]+.*(DONE|pulse)|^stat::number_of_executed_units|^stat::new_units_added|cov:' \
+			$(B)/fuzz/$$t.log | tail -3; \
+	done
 
 # --- plots (gnuplot): `make plots`, see plots/plots.mk and docs/plots.md ----
 include plots/plots.mk

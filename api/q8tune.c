@@ -325,6 +325,12 @@ int q8_generate(struct q8 *q, const int32_t *prompt, int n_prompt,
 		return -1;
 	}
 	n_ctx = p->n_ctx > 0 ? p->n_ctx : n_prompt + p->n_predict;
+	const int train = q->m->hp.n_ctx_train;
+	if (train > 0 && n_prompt + p->n_predict > train)
+		config_warnf(q->warn, q->warn_ctx, "the prompt (%d tokens) and the "
+			     "generation (up to %d) exceed the %d positions the "
+			     "model was trained for (context_length): text past "
+			     "them is unreliable", n_prompt, p->n_predict, train);
 	if (ensure_session(q, n_ctx, err, errlen) < 0)
 		return -1;
 	session_reset(q->s);
@@ -372,4 +378,9 @@ int q8_weights_parse(const char *s, enum q8_weights *out)
 const char *q8_weights_name(enum q8_weights w)
 {
 	return weights_mode_name((enum weights_mode)w);
+}
+
+void q8_catch_sigbus(const char *prog)
+{
+	gguf_guard_sigbus(prog);
 }

@@ -1,6 +1,9 @@
 /* file.c - atomic file replacement, folder creation and safe opening for
  * reading (see file.h). */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <time.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,10 +85,12 @@ int file_write_atomic(const char *path, const void *buf, size_t n,
 	const char *step = "cannot create a temp file";
 	int fd = -1, rc;
 
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX.tmp", path) >= sizeof tmp) {
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.%d.XXXXXX.tmp", path,
+			     (int)getpid()) >= sizeof tmp) {
 		snprintf(err, errlen, "%s: path too long", path);
 		return -1;
 	}
+	file_clean_stale(path);
 	dir_of(path, dir, sizeof dir);
 	if (mkdir_parent && mkdir(dir, 0777) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "%s: cannot create folder %s: %s", path, dir,
@@ -138,6 +143,56 @@ unlink_tmp:
 fail:
 	snprintf(err, errlen, "%s: %s: %s", path, step, strerror(errno));
 	return -1;
+}
+
+/* 1 if name (in the folder of a target whose file name is base) is a
+ * temp file of an earlier write to it that no one will finish: "BASE.
+ * PID.XXXXXX.tmp" whose PID is gone and whose mtime is a minute old, or
+ * the PID-less "BASE.XXXXXX.tmp" of older builds when a minute old. */
+static int stale_temp(const char *dirpath, const char *base, const char *name,
+		      time_t now)
+{
+	const size_t nb = strlen(base), nn = strlen(name);
+	char path[4096 + 256 + 2];	/* a folder and a d_name */
+	struct stat st;
+	int pid = 0, used = 0;
+
+	if (nn < nb + 11 || strncmp(name, base, nb) || name[nb] != '.' ||
+	    strcmp(name + nn - 4, ".tmp"))
+		return 0;
+	/* the middle: "PID.XXXXXX" or "XXXXXX" */
+	if (nn - nb - 5 != 6) {
+		if (sscanf(name + nb + 1, "%d.%n", &pid, &used) != 1 || pid <= 0 ||
+		    nn - nb - 1 - (size_t)used - 4 != 6)
+			return 0;
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			return 0;	/* its writer is alive (or not ours to see) */
+	}
+	snprintf(path, sizeof path, "%s/%s", dirpath, name);
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	       now - st.st_mtime > 60;
+}
+
+int file_clean_stale(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+	time_t now = time(NULL);
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	dir_of(path, dir, sizeof dir);
+	if (!(d = opendir(dir)))
+		return 0;
+	while ((e = readdir(d)))
+		if (stale_temp(dir, base, e->d_name, now)) {
+			char p[sizeof dir + sizeof e->d_name + 1];
+			snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+			n += unlink(p) == 0;
+		}
+	closedir(d);
+	return n;
 }
 
 int file_mkdirs(const char *path)
@@ -217,4 +272,33 @@ FILE *file_fopen_read(const char *path, char *err, size_t errlen)
 		close(fd);
 	}
 	return f;
+}
+
+int file_lock(const char *path, char *err, size_t errlen)
+{
+	char lp[4096];
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int fd;
+
+	if ((size_t)snprintf(lp, sizeof lp, "%s.lock", path) >= sizeof lp) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	if (file_mkdirs(lp) < 0 ||
+	    (fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+		snprintf(err, errlen, "%s: cannot make its lock file %s: %s", path,
+			 lp, strerror(errno));
+		return -1;
+	}
+	if (fcntl(fd, F_SETLK, &fl) == 0)
+		return fd;
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+		snprintf(err, errlen, "%s is in use by process %d (another tune?): "
+			 "wait for it to finish, or give this run its own file", path,
+			 (int)fl.l_pid);
+	else
+		snprintf(err, errlen, "%s: cannot lock %s: %s", path, lp,
+			 strerror(errno));
+	close(fd);
+	return -1;
 }

@@ -9,7 +9,7 @@
 #include <stdio.h>
 
 /* Writes n bytes of buf to path: a temporary file beside it
- * (path.XXXXXX.tmp, mode 0644), fsync, rename over path, fsync of the
+ * (path.PID.XXXXXX.tmp, mode 0644), fsync, rename over path, fsync of the
  * folder.  With mkdir_parent the folder is created first if missing (one
  * level).  On failure path is untouched and no temporary file is left.
  * 0, or -1 with one line "PATH: step: reason" in err; the steps are
@@ -30,6 +30,13 @@ enum atomic_fault {
 };
 void atomic_fault_set(enum atomic_fault f);
 
+/* Removes the temp files that earlier writes to path left when they were
+ * killed: "path.PID.XXXXXX.tmp" whose process is gone, and the PID-less
+ * "path.XXXXXX.tmp" of older builds, each only when its mtime is more
+ * than a minute old.  file_write_atomic calls it first.  Returns how many
+ * it removed. */
+int file_clean_stale(const char *path);
+
 /* Opens path for reading only if it is a regular file, without ever
  * blocking: opened with O_NONBLOCK (a FIFO with no writer would hang a
  * plain open), checked with fstat, then made blocking again.  The fd, or
@@ -41,6 +48,13 @@ int file_open_read(const char *path, char *err, size_t errlen);
 
 /* file_open_read as a FILE * (mode "r"), or NULL with errno and err. */
 FILE *file_fopen_read(const char *path, char *err, size_t errlen);
+
+/* Takes the lock "path.lock" (made if absent, folders included): a POSIX
+ * record lock, held until the returned fd is closed or the process ends,
+ * never inherited by fork children, so a second process that asks gets
+ * the holder's pid.  The fd, or -1 with one line in err: "PATH is in use
+ * by process PID (another tune?)" or why the lock file cannot be made. */
+int file_lock(const char *path, char *err, size_t errlen);
 
 /* mkdir -p of the folders leading to path (not path itself): "a/b/c.json"
  * creates a and a/b.  0, or -1 with errno set (path too long: ENAMETOOLONG). */

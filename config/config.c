@@ -218,6 +218,11 @@ static int rfail(struct rd *r, const char *field, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->err + n, r->errlen - (size_t)n, fmt, ap);
 	va_end(ap);
+	/* the message quotes the file's strings: a newline or other control
+	 * byte in them must not break it into lines (found by fuzzing) */
+	for (char *p = r->err; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	return -1;
 }
 

@@ -220,7 +220,9 @@ typedef void (*q8_token_fn)(void *ctx, int32_t id);
 ** Evaluates prompt[0 .. n_prompt) as one batch with the config's prompt
 ** kernels and threads, then generates up to p->n_predict tokens with its
 ** decode kernels and threads (p NULL: the defaults), calling cb (may be
-** NULL) with each.  The KV cache starts empty at every call.  0 and *r,
+** NULL) with each.  The KV cache starts empty at every call.  A prompt
+** plus generation longer than the model's context_length is a warning
+** (through q8_opts.warn), not an error.  0 and *r,
 ** or -1 with a message (an empty prompt, a context too small, out of
 ** memory, a vocab_only handle).
 */
@@ -230,6 +232,16 @@ int q8_generate(struct q8 *q, const int32_t *prompt, int n_prompt,
 
 /* Frees what q8_generate put in *r (safe on a zeroed result). */
 void q8_result_free(struct q8_result *r);
+
+/*
+** For programs with no SIGBUS handler of their own: installs one that
+** turns a bus error inside a model file q8tune mapped (the file was
+** truncated or rewritten while in use) into one line on stderr, "PROG:
+** PATH: the file changed while in use ...", and _exit(1), instead of a
+** silent death.  Any other bus error keeps the default action.  The
+** library never installs it by itself.  prog must outlive the process.
+*/
+void q8_catch_sigbus(const char *prog);
 
 /*
 ** Parses "q8_0", "native" or "f32" into *out: 0, or -1 for anything else.

@@ -14,6 +14,9 @@
  * every size computation uses checked arithmetic.  Like ggml's gguf.cpp
  * and unlike gguf-tools. */
 #include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -802,6 +805,84 @@ static int file_fail(char *err, size_t errlen, const char *path,
 	return -1;
 }
 
+/* --- a mapped file that shrinks ---------------------------------------------
+ *
+ * Reading a page of a mapping past the end of its file raises SIGBUS: a
+ * model truncated or rewritten while it is in use would kill the process
+ * with no word.  Every mapping gguf_open makes is listed here (a fixed
+ * table of lock-free slots, readable from a signal handler), and the
+ * handler that gguf_guard_sigbus installs turns a bus error inside one of
+ * them into one line naming the file, then _exit(1).  A bus error
+ * anywhere else gets the default action. */
+
+#define GUARD_SLOTS 32
+
+static struct guard {
+	_Atomic(uintptr_t) lo;	/* 0: free; set last, cleared first */
+	uintptr_t hi;
+	char path[512];
+} guards[GUARD_SLOTS];
+static const char *guard_prog = "q8tune";
+
+static void guard_add(const void *map, size_t n, const char *path)
+{
+	for (int i = 0; i < GUARD_SLOTS; i++) {
+		uintptr_t free_slot = 0;
+		/* claim with a placeholder, fill, then publish the range */
+		if (!atomic_compare_exchange_strong(&guards[i].lo, &free_slot, 1))
+			continue;
+		guards[i].hi = (uintptr_t)map + n;
+		snprintf(guards[i].path, sizeof guards[i].path, "%s", path);
+		atomic_store(&guards[i].lo, (uintptr_t)map);
+		return;
+	}
+	/* more than GUARD_SLOTS files at once: this one is not named */
+}
+
+static void guard_remove(const void *map)
+{
+	for (int i = 0; i < GUARD_SLOTS; i++)
+		if (atomic_load(&guards[i].lo) == (uintptr_t)map) {
+			atomic_store(&guards[i].lo, 0);
+			return;
+		}
+}
+
+static void say(const char *s)
+{
+	(void)!write(2, s, strlen(s));
+}
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	const uintptr_t a = (uintptr_t)si->si_addr;
+
+	(void)uc;
+	for (int i = 0; i < GUARD_SLOTS; i++) {
+		const uintptr_t lo = atomic_load(&guards[i].lo);
+		if (lo > 1 && a >= lo && a < guards[i].hi) {
+			say(guard_prog);
+			say(": ");
+			say(guards[i].path);
+			say(": the file changed while in use (truncated or rewritten?): "
+			    "a page of it can no longer be read\n");
+			_exit(1);
+		}
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void gguf_guard_sigbus(const char *prog)
+{
+	struct sigaction sa = { .sa_sigaction = on_sigbus,
+				.sa_flags = SA_SIGINFO };
+
+	guard_prog = prog;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
 /* Maps path read-only and parses it; the handle owns the mapping.  0 with
  * *out, or -1 with *out NULL and a message naming path. */
 int gguf_open(const char *path, struct gguf **out, char *err, size_t errlen)
@@ -844,11 +925,13 @@ int gguf_open(const char *path, struct gguf **out, char *err, size_t errlen)
 		goto close_fd;
 	}
 	close(fd);
+	guard_add(map, st.st_size, path);
 	if (open_buf(map, st.st_size, path, 1, out, err, errlen))
 		goto unmap;
 	return 0;
 
 unmap:
+	guard_remove(map);
 	munmap(map, st.st_size);
 	return -1;
 close_fd:
@@ -865,8 +948,10 @@ void gguf_close(struct gguf *g)
 		return;
 	p = (struct gguf_priv *)((char *)g - offsetof(struct gguf_priv, pub));
 	free_parsed(g);
-	if (p->mapped)
+	if (p->mapped) {
+		guard_remove(g->map);
 		munmap((void *)g->map, g->map_size);
+	}
 	free(p);
 }
 

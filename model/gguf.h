@@ -95,6 +95,14 @@ int gguf_open_mem(const void *buf, size_t size, const char *name,
 		  struct gguf **out, char *err, size_t errlen);
 void gguf_close(struct gguf *g);
 
+/* Installs a SIGBUS handler for the process: a bus error inside a file
+ * mapped by gguf_open (it was truncated or rewritten while in use)
+ * becomes one line "PROG: PATH: the file changed while in use ..." on
+ * stderr and _exit(1) instead of a silent death; any other bus error
+ * keeps the default action.  For the mains (a library does not take
+ * signals on its own); prog must outlive the process. */
+void gguf_guard_sigbus(const char *prog);
+
 /* Lookup; NULL if absent. */
 const struct gguf_kv *gguf_find(const struct gguf *g, const char *key);
 const struct gguf_tensor *gguf_find_tensor(const struct gguf *g,

@@ -437,6 +437,13 @@ static struct stensor *plan(const struct synth_cfg *c, uint32_t nv,
 	return tab;
 }
 
+#define ARENA_ALIGN 32
+
+static uint64_t arena_round(uint64_t n)
+{
+	return (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+}
+
 /* Generates t->data from the (seed, name) stream; row is scratch for
  * t->ne[0] floats. */
 static void fill(struct stensor *t, uint64_t seed, float *row)
@@ -682,8 +689,11 @@ int synth_create(const struct synth_cfg *c, struct synth **out, char *err,
 		       (unsigned long long)MAX_FILE);
 		goto fail_free;
 	}
+	/* each tensor at a multiple of ARENA_ALIGN: a Q8_0 tensor is 34
+	 * bytes a block, and the F32 one after it must stay float-aligned
+	 * (UBSan under the tokenizer fuzzer found the misaligned stores) */
 	for (uint32_t i = 0; i < s->n_tensors; i++) {
-		total += s->tab[i].size;
+		total += arena_round(s->tab[i].size);
 		if (s->tab[i].ne[0] > max_row)
 			max_row = s->tab[i].ne[0];
 	}
@@ -699,7 +709,7 @@ int synth_create(const struct synth_cfg *c, struct synth **out, char *err,
 	total = 0;
 	for (uint32_t i = 0; i < s->n_tensors; i++) {
 		s->tab[i].data = s->arena + total;
-		total += s->tab[i].size;
+		total += arena_round(s->tab[i].size);
 		fill(&s->tab[i], c->seed, row);
 	}
 	free(row);

@@ -226,3 +226,33 @@ Test(api, weights_names_round_trip)
 	cr_expect_null(q8_op_name(-1));
 	cr_expect_null(q8_op_name(q8_op_count()));
 }
+
+/* A prompt plus generation past the model's context_length (256 for the
+ * small model) is a warning through the callback; within it, none. */
+Test(api, past_context_length_is_a_warning, .timeout = 60)
+{
+	char dir[96], model[160], err[512] = "";
+	struct warnings w = { 0 };
+	struct q8_gen_params p;
+	struct q8_result r;
+	struct q8 *q;
+	int32_t ids[8];
+
+	small_model(dir, sizeof dir, model, sizeof model);
+	struct q8_opts o = { .model = model, .threads = 1, .warn = collect,
+			     .warn_ctx = &w };
+	cr_assert_eq(q8_open(&o, &q, err, sizeof err), 0, "%s", err);
+	int n = q8_tokenize(q, "Hello", 5, 1, 1, ids, 8);
+	q8_gen_params_init(&p);
+	p.ignore_eos = 1;
+	p.n_predict = 256 - n;
+	cr_assert_eq(q8_generate(q, ids, n, &p, NULL, NULL, &r, err, sizeof err), 0);
+	q8_result_free(&r);
+	cr_expect_eq(w.n, 0, "a warning within the context: %s", w.last);
+	p.n_predict = 256 - n + 1;
+	cr_assert_eq(q8_generate(q, ids, n, &p, NULL, NULL, &r, err, sizeof err), 0);
+	q8_result_free(&r);
+	cr_expect_eq(w.n, 1);
+	cr_expect_not_null(strstr(w.last, "context_length"), "%s", w.last);
+	q8_close(q);
+}

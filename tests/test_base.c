@@ -14,6 +14,8 @@
 #include <math.h>
 #include <signal.h>
 #include <time.h>
+#include <sys/wait.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include "cli.h"
 #include "clock.h"
@@ -257,4 +259,85 @@ Test(base, test_tmpdir_is_under_the_run_root)
 	test_tmpdir(dir, sizeof dir, "x");
 	cr_expect_eq(strncmp(dir, root, strlen(root)), 0, "%s not under %s", dir,
 		     root);
+}
+
+/* Temp files of killed writers are removed by the next write to the same
+ * target: a dead PID's file over a minute old; not one of a live process,
+ * not a fresh one, not another target's. */
+Test(base, stale_temp_files_are_cleaned_by_the_next_write)
+{
+	char dir[96], target[160], err[256];
+	/* a PID beyond pid_max: no process has it */
+	static const char *const names[] = {
+		"t.json.2147483600.abcdef.tmp",	/* dead, old: removed */
+		"t.json.2147483601.ghijkl.tmp",	/* dead, fresh: kept */
+		"t.json.LIVE.mnopqr.tmp",	/* this process, old: kept */
+		"t.json.uvwxyz.tmp",		/* an older build's, old: removed */
+		"u.json.2147483602.abcdef.tmp",	/* another target: kept */
+	};
+	static const int old[] = { 1, 0, 1, 1, 1 }, gone[] = { 1, 0, 0, 1, 0 };
+	char path[5][256];
+
+	test_tmpdir(dir, sizeof dir, "stale");
+	snprintf(target, sizeof target, "%s/t.json", dir);
+	for (int i = 0; i < 5; i++) {
+		char name[64];
+		snprintf(name, sizeof name, "%s", names[i]);
+		char *live = strstr(name, "LIVE");
+		if (live) {
+			char rest[32];
+			snprintf(rest, sizeof rest, "%s", live + 4);
+			snprintf(live, sizeof name - (size_t)(live - name), "%d%s",
+				 (int)getpid(), rest);
+		}
+		snprintf(path[i], sizeof path[i], "%s/%s", dir, name);
+		FILE *f = fopen(path[i], "w");
+		cr_assert_not_null(f);
+		fclose(f);
+		if (old[i]) {
+			struct timespec ts[2] = { { time(NULL) - 120, 0 },
+						  { time(NULL) - 120, 0 } };
+			cr_assert_eq(utimensat(AT_FDCWD, path[i], ts, 0), 0);
+		}
+	}
+	cr_assert_eq(file_write_atomic(target, "{}\n", 3, 0, err, sizeof err), 0,
+		     "%s", err);
+	for (int i = 0; i < 5; i++)
+		cr_expect_eq(access(path[i], F_OK) != 0, gone[i], "%s: %s", names[i],
+			     gone[i] ? "left" : "removed");
+	/* and the write itself leaves no temp file */
+	cr_expect_eq(file_clean_stale(target), 0);
+}
+
+/* file_lock: a second process is refused and told the holder's pid; the
+ * lock goes with the holder. */
+Test(base, file_lock_names_the_holder)
+{
+	char dir[96], path[160], err[256] = "", want[64];
+	int ready[2], done[2], st;
+	char c;
+
+	test_tmpdir(dir, sizeof dir, "lock");
+	snprintf(path, sizeof path, "%s/sub/log.jsonl", dir);
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(done), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = file_lock(path, err, sizeof err);
+		c = fd >= 0 ? 'y' : 'n';
+		(void)!write(ready[1], &c, 1);
+		(void)!read(done[0], &c, 1);
+		_exit(0);
+	}
+	cr_assert_eq(read(ready[0], &c, 1), 1);
+	cr_assert_eq(c, 'y', "the child could not take the lock");
+	cr_expect_eq(file_lock(path, err, sizeof err), -1);
+	snprintf(want, sizeof want, "in use by process %d", (int)pid);
+	cr_expect_not_null(strstr(err, want), "%s", err);
+	cr_expect_not_null(strstr(err, path), "%s", err);
+	(void)!write(done[1], "x", 1);
+	waitpid(pid, &st, 0);
+	int fd = file_lock(path, err, sizeof err);
+	cr_expect_geq(fd, 0, "not free after the holder exited: %s", err);
+	close(fd);
 }

@@ -10,7 +10,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "common.h"
 #include "gguf.h"
@@ -1620,5 +1622,54 @@ Test(gguf, stories260K_q8_0)
 	t = gguf_find_tensor(g, "token_embd.weight");
 	cr_assert_eq(t->type, GGML_TYPE_Q8_0);
 	cr_assert_eq(t->size, 512 * 68);
+	gguf_close(g);
+}
+
+/* A mapped file cut short while in use: with the guard installed, reading
+ * a page past the new end is one line naming the file and exit 1, not a
+ * bare SIGBUS (in a child, which the guard ends). */
+Test(gguf, file_truncated_while_mapped_is_named)
+{
+	char dir[96], path[128], err[512], buf[512] = "";
+	struct gguf_writer *w = rich_writer(4096);
+	struct gguf *g;
+	int pipefd[2], st;
+
+	test_tmpdir(dir, sizeof dir, "gguf");
+	snprintf(path, sizeof(path), "%s/cut.gguf", dir);
+	cr_assert_eq(gguf_w_write(w, path, err, sizeof(err)), 0, "%s", err);
+	gguf_w_free(w);
+	cr_assert_eq(gguf_open(path, &g, err, sizeof(err)), 0, "%s", err);
+	cr_assert_gt(g->map_size, 3 * 4096, "the sample is too small to cut");
+	cr_assert_eq(pipe(pipefd), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(pipefd[1], 2);
+		gguf_guard_sigbus("test");
+		if (truncate(path, 4096) < 0)
+			_exit(7);
+		volatile const char *last = (const char *)g->map + g->map_size - 1;
+		(void)*last;	/* SIGBUS */
+		_exit(8);
+	}
+	close(pipefd[1]);
+	waitpid(pid, &st, 0);
+	ssize_t k = read(pipefd[0], buf, sizeof buf - 1);
+	buf[k > 0 ? k : 0] = '\0';
+	close(pipefd[0]);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %#x: %s", st, buf);
+	cr_expect(strncmp(buf, "test: ", 6) == 0 && strstr(buf, path) &&
+		  strstr(buf, "changed while in use"), "%s", buf);
+	cr_expect_eq(strchr(buf, '\n'), buf + strlen(buf) - 1, "one line: %s", buf);
+	/* without the guard the same read is a plain SIGBUS */
+	pid = fork();
+	if (pid == 0) {
+		signal(SIGBUS, SIG_DFL);
+		volatile const char *last = (const char *)g->map + g->map_size - 1;
+		(void)*last;
+		_exit(8);
+	}
+	waitpid(pid, &st, 0);
+	cr_expect(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS, "status %#x", st);
 	gguf_close(g);
 }

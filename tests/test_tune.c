@@ -482,3 +482,31 @@ Test(tune, sigkilled_tune_leaves_no_evaluation_running, .timeout = 60)
 	cr_expect(!left, "%d evaluation children of the killed tune live on",
 		  left);
 }
+
+/* Two tunes on the same log at once: the second is refused at once with
+ * one line naming the first one's pid; the first goes on. */
+Test(tune, a_second_tune_on_the_same_log_is_refused, .timeout = 120)
+{
+	char dir[96], model[160], out[200], out2[200], log[200], pidstr[32];
+	struct proc p;
+	int st;
+
+	need_tools();
+	tiny_setup(dir, sizeof dir, model, sizeof model);
+	snprintf(out, sizeof out, "%s/best.json", dir);
+	snprintf(out2, sizeof out2, "%s/other.json", dir);
+	snprintf(log, sizeof log, "%s/log.jsonl", dir);
+	pid_t pid = tune_bg(model, out, log, "30", 0);
+	wait_log(log, 1);
+	char *argv[] = { "./tune", "--model", model, "--out", out2, "--log", log,
+			 "--budget", "5", "--pp", "8", "--gen", "4", NULL };
+	run_argv(argv, &p);
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	snprintf(pidstr, sizeof pidstr, "process %d", (int)pid);
+	cr_expect(exited(&p, 1), "exit %d: %s", WEXITSTATUS(p.status), p.err);
+	cr_expect_eq(count_lines(p.err), 1, "%s", p.err);
+	cr_expect_not_null(strstr(p.err, pidstr), "'%s' not in: %s", pidstr, p.err);
+	cr_expect(access(out2, F_OK) != 0, "the refused tune wrote a config");
+	proc_free(&p);
+}

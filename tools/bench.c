@@ -16,6 +16,7 @@
 #include "cpu.h"
 #include "env.h"
 #include "generate.h"
+#include "gguf.h"
 #include "model.h"
 #include "pool.h"
 #include "prof.h"
@@ -801,6 +802,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	cli_set_prog("bench");
+	gguf_guard_sigbus("bench");
 	if (parse_args(argc, argv, &R.o))
 		return 1;
 	if (R.o.csv)

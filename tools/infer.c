@@ -344,6 +344,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	cli_set_prog("infer");
+	q8_catch_sigbus("infer");
 	q8_gen_params_init(&o.gp);
 	if (parse_args(argc, argv, &o))
 		return 1;

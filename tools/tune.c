@@ -14,6 +14,8 @@
 #include "config.h"
 #include "cpu.h"
 #include "env.h"
+#include "file.h"
+#include "gguf.h"
 #include "kernels.h"
 #include "model.h"
 #include "pool.h"
@@ -324,6 +326,14 @@ static int search(int argc, char **argv)
 		fprintf(stderr, "tune: %s\n", err);
 		return 1;
 	}
+	/* one tune per log and per config file at a time: two would time on
+	 * the same cores and corrupt each other's measurements.  The locks
+	 * are held until exit. */
+	if (file_lock(o.log_path, err, sizeof err) < 0 ||
+	    (strcmp(out, o.log_path) && file_lock(out, err, sizeof err) < 0)) {
+		fprintf(stderr, "tune: %s\n", err);
+		return 1;
+	}
 	o.git_rev = env.git_rev;
 	if (model_load(o.model_path, wmode, &m, err, sizeof err) < 0) {
 		fprintf(stderr, "tune: %s\n", err);
@@ -377,6 +387,7 @@ int main(int argc, char **argv)
 	int do_list = 0, as_json = 0;
 
 	cli_set_prog("tune");
+	gguf_guard_sigbus("tune");
 
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--model") || !strncmp(argv[i], "--model=", 8))

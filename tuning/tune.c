@@ -411,17 +411,17 @@ static void eval_key(const struct tuner *t, const struct eval *ev, char *out,
 	snprintf(out, cap, "%016llx", (unsigned long long)h);
 }
 
-static void log_load(struct tuner *t)
+json_t *tune_log_load(const char *path)
 {
 	char err[512];
-	FILE *f = file_fopen_read(t->o->log_path, err, sizeof err);
+	FILE *f = file_fopen_read(path, err, sizeof err);
+	json_t *log = json_object();
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
 
-	t->log = json_object();
-	if (!f)
-		return;
+	if (!f || !log)
+		goto out;
 	while ((n = getline(&line, &cap, f)) > 0) {
 		json_t *j;
 		if (line[n - 1] != '\n' || !(j = json_loads(line, 0, NULL)))
@@ -429,11 +429,14 @@ static void log_load(struct tuner *t)
 		const char *k = json_string_value(json_object_get(j, "key"));
 		const char *sc = json_string_value(json_object_get(j, "schema"));
 		if (k && sc && !strcmp(sc, LOG_SCHEMA))
-			json_object_set(t->log, k, j);
+			json_object_set(log, k, j);
 		json_decref(j);
 	}
+out:
 	free(line);
-	fclose(f);
+	if (f)
+		fclose(f);
+	return log;
 }
 
 static json_t *decision_json(const struct tune_decision *d, const char *key)
@@ -442,7 +445,8 @@ static json_t *decision_json(const struct tune_decision *d, const char *key)
 			 "s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:i}",
 			 "schema", LOG_SCHEMA, "key", key,
 			 "phase", phase_name(d->phase),
-			 "op", d->op < 0 ? "threads" : kernel_ops[d->op].name,
+			 "op", d->op >= 0 ? kernel_ops[d->op].name : d->op == -1 ?
+			 "threads" : d->op == -2 ? "final" : "round",
 			 "incumbent", d->incumbent, "candidate", d->candidate,
 			 "verdict", tune_verdict_name(d->verdict), "reason", d->reason,
 			 "ms_a", d->ms_a, "ms_b", d->ms_b, "ratio", d->ratio,
@@ -450,6 +454,18 @@ static json_t *decision_json(const struct tune_decision *d, const char *key)
 			 "op_b", d->op_b, "op_ratio", d->op_ratio,
 			 "op_lo", d->op_lo, "op_hi", d->op_hi,
 			 "gate_maxdiff", d->gate_maxdiff, "n", d->n);
+}
+
+/* Appends d to the log under key (not after SIGINT: the run's lines end
+ * where it stopped).  0, or -1 with a message. */
+static int log_decision(const struct tuner *t, const struct tune_decision *d,
+			const char *key, char *err, size_t errlen)
+{
+	json_t *j = decision_json(d, key);
+	int rc = interrupted ? 0 : results_append(t->o->log_path, j, err, errlen);
+
+	json_decref(j);
+	return rc;
 }
 
 static int decision_from_log(const json_t *j, struct tune_decision *d)
@@ -556,13 +572,7 @@ static int evaluate(struct tuner *t, const struct eval *ev,
 		fill_numbers(d, &t->sh->ab, t->sh->gate_maxdiff);
 		judge(d, &t->sh->ab, ev->alpha);
 	}
-	json_t *j = decision_json(d, key);
-	if (!interrupted && results_append(t->o->log_path, j, err, errlen) < 0) {
-		json_decref(j);
-		return -1;
-	}
-	json_decref(j);
-	return 0;
+	return log_decision(t, d, key, err, errlen);
 }
 
 /* --- the search ---------------------------------------------------------- */
@@ -868,7 +878,7 @@ static int tuner_open(struct tuner *t, struct tune_result *r, char *err,
 		return -1;
 	}
 	t->ref_logits = (float *)(t->sh + 1);
-	log_load(t);
+	t->log = tune_log_load(t->o->log_path);
 	return 0;
 }
 
@@ -966,6 +976,12 @@ static int final_phase(struct search *se, enum phase ph,
 	snprintf(d.reason, sizeof d.reason, "tuned/default x%.3f [%.3f, %.3f]; "
 		 "tuned/all-scalar x%.4f", d.ratio, d.lo, d.hi, f->vs_scalar.ratio);
 	report(se, &d);
+	/* logged too, under a key no comparison has: never reused */
+	char hex[24], key[32];
+	eval_key(t, &ev, hex, sizeof hex);
+	snprintf(key, sizeof key, "final-%s", hex);
+	if (log_decision(t, &d, key, err, errlen) < 0)
+		return -1;
 	json_object_set_new(meas, phase_name(ph), final_json(f, ph,
 		ph == PHASE_PROMPT ? t->n_prompt : t->o->n_gen));
 

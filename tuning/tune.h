@@ -107,6 +107,12 @@ typedef void (*tune_report_fn)(void *ctx, const struct tune_decision *d);
 int tune_run(struct model *m, const struct tune_opts *o, tune_report_fn cb,
 	     void *cb_ctx, struct tune_result *r, char *err, size_t errlen);
 
+/* The evaluations logged in path by earlier runs, keyed by their key
+ * (the last line of a key wins); torn lines, foreign lines and lines of
+ * another schema are left out; no file: an empty object.  A new
+ * reference, NULL only when out of memory. */
+json_t *tune_log_load(const char *path);
+
 /* The profile rows (1u << enum prof_op) whose time op's variant
  * decides: what "in-situ time of an op" means in the search and report. */
 unsigned tune_prof_mask(int op);
