@@ -44,16 +44,22 @@ static char *slurp(FILE *f)
 	return b;
 }
 
-/* The last non-empty line of s into buf. */
+/* The last non-empty line of s into buf that is not valgrind's own
+ * ("==PID== ..."): the program's error under valgrind. */
 static void last_line(const char *s, char *buf, size_t cap)
 {
 	const char *end = s + strlen(s), *start;
 
-	while (end > s && (end[-1] == '\n' || end[-1] == '\r'))
-		end--;
-	start = end;
-	while (start > s && start[-1] != '\n')
-		start--;
+	for (;;) {
+		while (end > s && (end[-1] == '\n' || end[-1] == '\r'))
+			end--;
+		start = end;
+		while (start > s && start[-1] != '\n')
+			start--;
+		if (start == s || strncmp(start, "==", 2))
+			break;
+		end = start;
+	}
 	snprintf(buf, cap, "%.*s", (int)(end - start), start);
 }
 
