@@ -126,6 +126,24 @@ $(B)/gguf-san: tests/test_gguf.c model/gguf.c model/gguf_write.c
 	@mkdir -p $(B)
 	$(CC) $(CFLAGS) -O1 $(SAN) -DQ8_SANITIZED -o $@ $^ $(CRIT_LIBS) $(LDLIBS)
 
+# build/unit-san: the whole unit suite and the library built again with
+# ASan + UBSan (objects under build/san/), for `make test-san`: no error,
+# no undefined behaviour and no leak in the library or the tests.  The
+# tools the tests spawn (./infer, ./tune, ...) are the plain builds.
+SAN_OBJ := $(LIB_OBJ:$(B)/%=$(B)/san/%) $(TEST_OBJ:$(B)/%=$(B)/san/%)
+$(B)/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -O1 $(SAN) $(EXTRA) $(PKG_CFLAGS) -c $< -o $@
+$(B)/san/harness/env.o: $(B)/version.h
+$(B)/san/harness/env.o: EXTRA += -I$(B)
+$(B)/unit-san: $(SAN_OBJ)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(CRIT_LIBS) $(PKG_LIBS) $(LDLIBS)
+
+.PHONY: test-san
+test-san: tools $(B)/unit-san $(B)/embed $(B)/plotdata
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/lsan.supp \
+		UBSAN_OPTIONS=print_stacktrace=1 $(B)/unit-san
+
 # The suite runs three times: as if on a CPU without AVX (scalar), on an
 # AVX2-only CPU, then with every feature this CPU has.
 test: tools $(B)/unit $(B)/gguf-san $(B)/embed

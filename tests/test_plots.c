@@ -299,7 +299,7 @@ Test(plots, sample_data_covers_every_style)
 	static const char *const kind[] = { "incumbent", "keep", "win", "rejected",
 					    "crashed", "hung" };
 	for (int k = 0; k < 6; k++) {
-		char w0[16], w1[16];
+		char w0[24], w1[24];
 		snprintf(w0, sizeof w0, " %d 0 \"", k);
 		snprintf(w1, sizeof w1, " %d 1 \"", k);
 		cr_expect(strstr(r.out, w0) || strstr(r.out, w1),

@@ -203,24 +203,36 @@ Test(tune, crashing_and_hanging_candidates_are_isolated, .timeout = 120)
 	proc_free(&p);
 }
 
-/* Starts ./tune in the background; returns its pid. */
-static pid_t tune_bg(const char *model, const char *out, const char *log,
-		     const char *budget, int resume)
+/* Starts ./tune in the background in a process group of its own, with
+ * extra flags (NULL-terminated, may be NULL); returns its pid. */
+static pid_t tune_bg_with(const char *model, const char *out, const char *log,
+			  const char *budget, const char *const *extra)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		int nul = open("/dev/null", O_RDWR);
+		const char *argv[24] = { "./tune", "--model", model, "--out", out,
+			"--log", log, "--budget", budget, "--pp", "8", "--gen", "4" };
+		int nul = open("/dev/null", O_RDWR), k = 13;
 		setpgid(0, 0);	/* its evaluations are in its group */
 		dup2(nul, 0);
 		dup2(nul, 1);
 		dup2(nul, 2);
-		execl("./tune", "./tune", "--model", model, "--out", out, "--log",
-		      log, "--budget", budget, "--pp", "8", "--gen", "4",
-		      resume ? "--resume" : NULL, (char *)NULL);
+		for (; extra && *extra && k < 23; extra++)
+			argv[k++] = *extra;
+		argv[k] = NULL;
+		execv("./tune", (char *const *)argv);
 		_exit(127);
 	}
 	return pid;
+}
+
+static pid_t tune_bg(const char *model, const char *out, const char *log,
+		     const char *budget, int resume)
+{
+	const char *const extra[] = { resume ? "--resume" : NULL, NULL };
+
+	return tune_bg_with(model, out, log, budget, extra);
 }
 
 /* Waits until the log has at least n complete lines (or ~20 s). */
@@ -449,20 +461,12 @@ Test(tune, sigkilled_tune_leaves_no_evaluation_running, .timeout = 60)
 	tiny_setup(dir, sizeof dir, model, sizeof model);
 	snprintf(out, sizeof out, "%s/best.json", dir);
 	snprintf(log, sizeof log, "%s/log.jsonl", dir);
-	pid_t pid = fork();
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDWR);
-		setpgid(0, 0);	/* its evaluations are in its group */
-		dup2(nul, 0);
-		dup2(nul, 1);
-		dup2(nul, 2);
-		/* gelu/fp16 needs no CPU feature and is never the default */
-		setenv("Q8TUNE_TUNE_FAULT", "hang:gelu/fp16", 1);
-		execl("./tune", "./tune", "--model", model, "--out", out, "--log",
-		      log, "--budget", "30", "--pp", "8", "--gen", "4", "--ops",
-		      "gelu", "--timeout", "60", (char *)NULL);
-		_exit(127);
-	}
+	static const char *const extra[] = { "--ops", "gelu", "--timeout", "60",
+					     NULL };
+	/* gelu/fp16 needs no CPU feature and is never the default */
+	setenv("Q8TUNE_TUNE_FAULT", "hang:gelu/fp16", 1);
+	pid_t pid = tune_bg_with(model, out, log, "30", extra);
+	unsetenv("Q8TUNE_TUNE_FAULT");
 	/* the hanging evaluation: a child alive for a second */
 	for (int i = 0; i < 800 && n < 20; i++) {
 		n = live_in_group(pid) >= 2 ? n + 1 : 0;
