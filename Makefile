@@ -261,7 +261,7 @@ clean: microbench-clean
 # build/fuzz/crash-<t>-* and fails the target.  docs/reliability.md.
 FUZZ_S       ?= 60
 FUZZ_CC      ?= clang
-FUZZ_TARGETS := gguf tokenizer config results
+FUZZ_TARGETS ?= gguf tokenizer config results plotdata
 FUZZ_SAN     := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=undefined
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(B)/fuzz/%.o)

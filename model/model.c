@@ -370,6 +370,16 @@ static int load_weights(struct loader *L)
 	if (!(m->out_norm = bind_vec(L, "output_norm.weight", hp->n_embd)))
 		return -1;
 
+	/* every block has 9 tensors: a block_count the tensor table cannot
+	 * hold is refused before anything is sized by it (fuzzing found a
+	 * 6 GB allocation for a file that claims 50 million blocks) */
+	if ((uint64_t)hp->n_layer * 9 > m->g->n_tensors) {
+		snprintf(L->err, L->errlen, "%s: %s.block_count is %d, but the file "
+			 "has only %llu tensors (9 per block)", L->path,
+			 arch_name(hp->arch), hp->n_layer,
+			 (unsigned long long)m->g->n_tensors);
+		return -1;
+	}
 	m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
 	if (!m->layers) {
 		snprintf(L->err, L->errlen, "%s: out of memory", L->path);

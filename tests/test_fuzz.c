@@ -13,6 +13,7 @@ int fuzz_gguf(const uint8_t *data, size_t size);
 int fuzz_tokenizer(const uint8_t *data, size_t size);
 int fuzz_config(const uint8_t *data, size_t size);
 int fuzz_results(const uint8_t *data, size_t size);
+int fuzz_plotdata(const uint8_t *data, size_t size);
 
 /* Runs fn on every file of tests/fuzz/<kind>/<target>/; how many. */
 static int run_dir(const char *kind, const char *target,
@@ -62,3 +63,4 @@ Test(fuzz, gguf_inputs, .timeout = 120) { run_target("gguf", fuzz_gguf); }
 Test(fuzz, tokenizer_inputs) { run_target("tokenizer", fuzz_tokenizer); }
 Test(fuzz, config_inputs) { run_target("config", fuzz_config); }
 Test(fuzz, results_inputs) { run_target("results", fuzz_results); }
+Test(fuzz, plotdata_inputs) { run_target("plotdata", fuzz_plotdata); }
