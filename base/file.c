@@ -13,6 +13,7 @@
 #include "file.h"
 
 static enum atomic_fault fault;
+static const char *kind_of(const struct stat *st);
 
 void atomic_fault_set(enum atomic_fault f)
 {
@@ -90,6 +91,8 @@ int file_write_atomic(const char *path, const void *buf, size_t n,
 		snprintf(err, errlen, "%s: path too long", path);
 		return -1;
 	}
+	if (file_check_target(path, err, errlen) < 0)
+		return -1;
 	file_clean_stale(path);
 	dir_of(path, dir, sizeof dir);
 	if (mkdir_parent && mkdir(dir, 0777) < 0 && errno != EEXIST) {
@@ -223,6 +226,16 @@ static const char *kind_of(const struct stat *st)
 	       "a FIFO" : S_ISCHR(st->st_mode) ? "a character device" :
 	       S_ISBLK(st->st_mode) ? "a block device" : S_ISSOCK(st->st_mode) ?
 	       "a socket" : "not a regular file";
+}
+
+int file_check_target(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || S_ISREG(st.st_mode))
+		return 0;	/* absent: it will be made (or the write says why) */
+	snprintf(err, errlen, "%s: is %s, not a regular file", path, kind_of(&st));
+	return -1;
 }
 
 int file_open_read(const char *path, char *err, size_t errlen)

@@ -30,6 +30,13 @@ enum atomic_fault {
 };
 void atomic_fault_set(enum atomic_fault f);
 
+/* Whether path may be written or replaced: it is absent, or a regular
+ * file (symlinks followed).  0, or -1 with one line "PATH: is a FIFO, not
+ * a regular file" (a directory, a device...), so a tool can refuse before
+ * it works; file_write_atomic refuses the same way, as renaming over
+ * /dev/null would replace the device for a root user. */
+int file_check_target(const char *path, char *err, size_t errlen);
+
 /* Removes the temp files that earlier writes to path left when they were
  * killed: "path.PID.XXXXXX.tmp" whose process is gone, and the PID-less
  * "path.XXXXXX.tmp" of older builds, each only when its mtime is more

@@ -250,20 +250,6 @@ json_t *run_record(const struct run_info *ri)
 	return rec;
 }
 
-int results_check(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-
-	if (stat(path, &st) < 0)
-		return 0;	/* absent: created on append; else append says */
-	if (S_ISREG(st.st_mode))
-		return 0;
-	snprintf(err, errlen, "%s: %s, not a regular file", path,
-		 S_ISDIR(st.st_mode) ? "is a directory" : S_ISFIFO(st.st_mode) ?
-		 "is a FIFO" : "is not a regular file");
-	return -1;
-}
-
 /* Cuts a torn last line (one without its '\n') off fd (open for
  * reading and writing); returns the file's size after, or -1. */
 static off_t cut_torn_tail(int fd)

@@ -106,11 +106,6 @@ struct run_info {
  * of memory. */
 json_t *run_record(const struct run_info *ri);
 
-/* Whether results_append could write to path: it is absent (it will be
- * created) or a regular file.  0, or -1 with one line naming it (a FIFO,
- * a directory, a device), so a tool can refuse before it measures. */
-int results_check(const char *path, char *err, size_t errlen);
-
 /* Appends rec as one line to path (created if absent, folder included).
  * 0, or -1 with a message naming the file. */
 int results_append(const char *path, const json_t *rec, char *err,

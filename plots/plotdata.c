@@ -2655,6 +2655,14 @@ static int usage(void)
 	return EXIT_USAGE;
 }
 
+/* 1 if path exists and is not a regular file (after symlinks). */
+static int out_not_regular(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
 int main(int argc, char **argv)
 {
 	const char *out = NULL, *arg[3] = { NULL, NULL, NULL };
@@ -2707,6 +2715,12 @@ int main(int argc, char **argv)
 	}
 	if (!out) {
 		rc = fwrite(text, 1, len, stdout) == len && fflush(stdout) == 0 ? 0 : EXIT_BAD;
+	} else if (out_not_regular(out)) {
+		/* renaming over it would replace a device (-o /dev/null as
+		 * root) or a FIFO with a regular file */
+		fprintf(stderr, "plotdata: %s: exists and is not a regular file\n",
+			out);
+		rc = EXIT_BAD;
 	} else {
 		/* the temporary file beside OUT, renamed over it when complete */
 		char *tmp = malloc(strlen(out) + 16);

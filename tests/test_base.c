@@ -341,3 +341,19 @@ Test(base, file_lock_names_the_holder)
 	cr_expect_geq(fd, 0, "not free after the holder exited: %s", err);
 	close(fd);
 }
+
+/* The atomic writer never replaces what is not a regular file (a FIFO
+ * here; /dev/null for a root user): refused, left as it was. */
+Test(base, atomic_write_refuses_a_non_regular_target)
+{
+	char dir[96], path[160], err[256] = "";
+	struct stat st;
+
+	test_tmpdir(dir, sizeof dir, "fifo");
+	snprintf(path, sizeof path, "%s/pipe", dir);
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	cr_expect_eq(file_write_atomic(path, "x", 1, 0, err, sizeof err), -1);
+	cr_expect_not_null(strstr(err, "not a regular file"), "%s", err);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_expect(S_ISFIFO(st.st_mode), "the FIFO was replaced");
+}

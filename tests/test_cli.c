@@ -261,6 +261,8 @@ Test(cli, fifos_and_directories_are_refused_without_hanging, .timeout = 60)
 		{ "./infer", "--model", model, "--config", fifo, NULL },
 		{ "./infer", "--model", model, "--config", dir, NULL },
 		{ "./tune", "--model", fifo, NULL },
+		{ "./tune", "--model", model, "--out", fifo, NULL },
+		{ "./tune", "--model", model, "--out", "/dev/null", NULL },
 		{ "./bench", "--csv", fifo, NULL },
 		{ "./bench", "--model", model, "--gen", "1", "--reps", "1",
 		  "--budget", "1", "--results", fifo, NULL },
@@ -272,7 +274,8 @@ Test(cli, fifos_and_directories_are_refused_without_hanging, .timeout = 60)
 			argv[k++] = cases[i][j];
 		argv[k] = NULL;
 		/* the refused path is the one named */
-		const char *named = strstr(argv[4], "/dev") ? "/dev/null" :
+		const char *named = strstr(argv[4], "/dev") ||
+				    !strcmp(argv[k - 1], "/dev/null") ? "/dev/null" :
 				    !strcmp(argv[k - 1], dir) || !strcmp(argv[4], dir) ?
 				    dir : fifo;
 		expect_clean_failure(argv, named);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "bench.h"
 #include "cli.h"
+#include "file.h"
 #include "clock.h"
 #include "config.h"
 #include "counters.h"
@@ -739,7 +740,7 @@ out:
 /* Loads, measures and records; 0 or -1 with a message. */
 static int measure(struct run *R, char *err, size_t errlen)
 {
-	if ((R->o.record && results_check(R->o.results, err, errlen) < 0) ||
+	if ((R->o.record && file_check_target(R->o.results, err, errlen) < 0) ||
 	    counters_open(&R->ctr, err, errlen) < 0 ||
 	    load_sides(R, err, errlen) < 0 || start_pool(R, err, errlen) < 0)
 		return -1;

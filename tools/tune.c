@@ -329,7 +329,9 @@ static int search(int argc, char **argv)
 	/* one tune per log and per config file at a time: two would time on
 	 * the same cores and corrupt each other's measurements.  The locks
 	 * are held until exit. */
-	if (file_lock(o.log_path, err, sizeof err) < 0 ||
+	if (file_check_target(out, err, sizeof err) < 0 ||
+	    file_check_target(o.log_path, err, sizeof err) < 0 ||
+	    file_lock(o.log_path, err, sizeof err) < 0 ||
 	    (strcmp(out, o.log_path) && file_lock(out, err, sizeof err) < 0)) {
 		fprintf(stderr, "tune: %s\n", err);
 		return 1;
