@@ -552,6 +552,14 @@ int gguf_w_write(struct gguf_writer *w, const char *path, char *err,
 	}
 	if (layout(w, path, &total, err, errlen))
 		return -1;
+	/* the rename below would replace a device (-o /dev/null as root) or
+	 * a FIFO with a regular file: refused */
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: exists and is not a regular file: not "
+			 "replaced", path);
+		return -1;
+	}
 	/* The ".tmp" suffix keeps a leftover out of git (.gitignore). */
 	if (asprintf(&tmp, "%s.XXXXXX.tmp", path) < 0) {
 		snprintf(err, errlen, "%s: out of memory", path);

@@ -263,6 +263,7 @@ Test(cli, fifos_and_directories_are_refused_without_hanging, .timeout = 60)
 		{ "./tune", "--model", fifo, NULL },
 		{ "./tune", "--model", model, "--out", fifo, NULL },
 		{ "./tune", "--model", model, "--out", "/dev/null", NULL },
+		{ "./mkmodel", "-o", "/dev/null", "--layers", "1", NULL },
 		{ "./bench", "--csv", fifo, NULL },
 		{ "./bench", "--model", model, "--gen", "1", "--reps", "1",
 		  "--budget", "1", "--results", fifo, NULL },
