@@ -417,9 +417,12 @@ Test(tune, bad_flags_fail_cleanly)
 	}
 }
 
-/* A tune in which every evaluation fails (here: a time limit no
- * evaluation can meet) measured nothing: it exits 1 with one line saying
- * so and leaves --out as it was. */
+/* A tune in which every evaluation fails (here each one hangs and is
+ * killed at the time limit: the fault hook makes rope/computed hang, and
+ * one thread leaves no thread candidate) measured nothing: it exits 1
+ * with one line saying so and leaves --out as it was.  (A bare tiny
+ * --timeout is not enough: on a tiny model an evaluation can finish
+ * within the first poll.) */
 Test(tune, all_failed_keeps_previous_config, .timeout = 120)
 {
 	char dir[96], model[160], out[200], log[200];
@@ -436,8 +439,10 @@ Test(tune, all_failed_keeps_previous_config, .timeout = 120)
 	fclose(f);
 	char *argv[] = { "./tune", "--model", model, "--out", out, "--log", log,
 			 "--budget", "5", "--pp", "8", "--gen", "4", "--ops", "rope",
-			 "--timeout", "0.001", NULL };
+			 "--threads", "1", "--timeout", "0.5", NULL };
+	setenv("Q8TUNE_TUNE_FAULT", "hang:rope/computed", 1);
 	run_argv(argv, &p);
+	unsetenv("Q8TUNE_TUNE_FAULT");
 	cr_expect(exited(&p, 1), "exit %d; %s", WEXITSTATUS(p.status), p.err);
 	cr_expect_not_null(strstr(p.err, "nothing was measured"), "%s", p.err);
 	FILE *g = fopen(out, "r");
