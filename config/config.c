@@ -17,6 +17,7 @@
 #include "cpu.h"
 #include "model.h"
 #include "signature.h"
+#include "text.h"
 
 #define PATH_MAX_FIELD 192	/* "phases.decode.kernels.<op>.params.<name>" */
 
@@ -218,11 +219,7 @@ static int rfail(struct rd *r, const char *field, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->err + n, r->errlen - (size_t)n, fmt, ap);
 	va_end(ap);
-	/* the message quotes the file's strings: a newline or other control
-	 * byte in them must not break it into lines (found by fuzzing) */
-	for (char *p = r->err; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	text_oneline(r->err);	/* it quotes the file's strings */
 	return -1;
 }
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "clock.h"
 #include "compare.h"
+#include "text.h"
 
 void cmp_opts_defaults(struct cmp_opts *o)
 {
@@ -161,7 +162,8 @@ static int take_record(struct cmp_result *r, const char *text, int s, int k,
 	size_t i, j;
 
 	if (!rec) {
-		snprintf(err, errlen, "bench -o json: line %d: %s", je.line, je.text);
+		snprintf(err, errlen, "bench -o json: line %d: %s", je.line,
+			 text_oneline(je.text));
 		return -1;
 	}
 	json_array_foreach(json_object_get(rec, "rows"), i, v) {

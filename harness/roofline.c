@@ -21,6 +21,7 @@
 #include "pool.h"
 #include "roofline.h"
 #include "roofline/peak.h"
+#include "text.h"
 
 #define PAGE 4096
 #define PAGE_WORDS (PAGE / sizeof(uint64_t))
@@ -418,7 +419,8 @@ static int read_file(const char *path, json_t **root, char *err, size_t errlen)
 	*root = json_loadf(f, 0, &je);
 	fclose(f);
 	if (!*root) {
-		snprintf(err, errlen, "%s: line %d: %s", path, je.line, je.text);
+		snprintf(err, errlen, "%s: line %d: %s", path, je.line,
+			 text_oneline(je.text));
 		return -1;
 	}
 	s = json_object_get(*root, "schema");

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "text.h"
 
 enum { EXIT_BAD = 1, EXIT_USAGE = 2, EXIT_NODATA = 3 };
 
@@ -63,6 +64,7 @@ static int failf(int code, const struct src *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	text_oneline(msg);	/* it may quote the file (a parser's "near") */
 	if (code == EXIT_NODATA)
 		snprintf(g_err, sizeof g_err, "skip %s: %s: %s", g_plot, s->file, msg);
 	else if (s->line > 0)

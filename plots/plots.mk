@@ -11,7 +11,7 @@
 #   PLOTS_OUT  folder the plots go to (default results/plots)
 #   PLOTS      which plots (default: all of them)
 #
-# Each plot: build/plotdata (plots/plotdata.c, C11 + jansson) checks the
+# Each plot: build/plotdata (plots/plotdata.c, C11 + jansson + base/text.c) checks the
 # results files and writes gnuplot input, $(PLOTS_OUT)/<plot>.gpdata;
 # then plots/<plot>.gp draws it.  Bad input stops at the converter with
 # one line naming the file, line and field (exit 1), so gnuplot never
@@ -36,9 +36,10 @@ plots: $(addprefix plot-,$(PLOTS))
 
 # Written under a temporary name and renamed: parallel makes (and the
 # tests, which run this file in parallel) never see half a binary.
-$(PLOTDATA): $(PLOTS_DIR)/plotdata.c
+$(PLOTDATA): $(PLOTS_DIR)/plotdata.c $(PLOTS_DIR)/../base/text.c $(PLOTS_DIR)/../base/text.h
 	@mkdir -p $(dir $@)
-	$(PLOTS_CC) $(PLOTS_CFLAGS) -o $@.tmp$$$$ $< $(PLOTS_LIBS) && mv -f $@.tmp$$$$ $@
+	$(PLOTS_CC) $(PLOTS_CFLAGS) -I$(PLOTS_DIR)/../base -o $@.tmp$$$$ $< \
+		$(PLOTS_DIR)/../base/text.c $(PLOTS_LIBS) && mv -f $@.tmp$$$$ $@
 
 # $(call plot_render,PLOT,REQUIRED FILES,PLOTDATA ARGUMENTS): skip when a
 # required file is missing or plotdata finds nothing to plot (exit 3);

@@ -22,6 +22,7 @@
 #include "common.h"
 #include "file.h"
 #include "hash.h"
+#include "text.h"
 #include "rng.h"
 
 static char run_root[128];
@@ -152,6 +153,15 @@ Test(base, fnv1a_test_vectors)
 	/* a running state: "foo" then "bar" is "foobar" */
 	cr_expect_eq(fnv1a64(fnv1a64(FNV64_OFFSET, "foo", 3), "bar", 3),
 		     0x85944171f73967e8ull);
+}
+
+Test(base, text_oneline)
+{
+	char s[] = "line 2: near '\"a\\\n\tb\x7f'", none[] = "plain";
+
+	cr_expect_eq(text_oneline(s), s);
+	cr_expect_str_eq(s, "line 2: near '\"a\\??b?'");
+	cr_expect_str_eq(text_oneline(none), "plain");
 }
 
 /* --- flag parsing ---------------------------------------------------------- */
