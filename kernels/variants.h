@@ -56,7 +56,7 @@ void matmul_q8_avx512vnni_4blk(const void *w, const block_q8_0 *x,
 
 /* kernels/matmul/blocked/layout.c: the row-interleaved weight layouts
  * q8_0x4 and q8_0x8 (4 or 8 rows per group) the blocked variants read */
-extern const struct variant_prep prep_q8_0x4, prep_q8_0x8;
+extern const struct variant_prep prep_q8_0x4, prep_q8_0x8, prep_q8_0x16;
 
 /* kernels/matmul/blocked/avx512vnni.c (AVX-512 F/BW/VL/VNNI); w prepared
  * by prep_q8_0x4 / prep_q8_0x8 */
@@ -67,10 +67,26 @@ void matmul_q8_avx512vnni_blocked8(const void *w, const block_q8_0 *x,
 				   float *y, int nb, int r0, int r1, int nt,
 				   int ldy);
 
+/* kernels/matmul/wide/avx512vnni.c (AVX-512 F/BW/VL/VNNI); w prepared by
+ * prep_q8_0x16; r<rows per tile>t<tokens per tile> */
+#define Q8_MATMUL_PROTO(name)                                                  \
+	void name(const void *w, const block_q8_0 *x, float *y, int nb,        \
+		  int r0, int r1, int nt, int ldy)
+Q8_MATMUL_PROTO(matmul_q8_avx512vnni_r16t8);
+Q8_MATMUL_PROTO(matmul_q8_avx512vnni_r32t6);
+Q8_MATMUL_PROTO(matmul_q8_avx512vnni_r32t4);
+Q8_MATMUL_PROTO(matmul_q8_avx512vnni_r48t4);
+
+/* kernels/matmul/blocked/avxvnni.c (AVX2 + FMA + F16C + AVX-VNNI); w
+ * prepared by prep_q8_0x8 */
+Q8_MATMUL_PROTO(matmul_q8_avxvnni_r8t6);
+Q8_MATMUL_PROTO(matmul_q8_avxvnni_r16t3);
+
 /* kernels/matmul/blocked/avx2.c (AVX2 + FMA + F16C); w prepared by
  * prep_q8_0x4 / prep_q8_0x8 */
 void matmul_q8_avx2_blocked4(const void *w, const block_q8_0 *x, float *y,
 			     int nb, int r0, int r1, int nt, int ldy);
+Q8_MATMUL_PROTO(matmul_q8_avx2_r16t2);
 void matmul_q8_avx2_blocked8(const void *w, const block_q8_0 *x, float *y,
 			     int nb, int r0, int r1, int nt, int ldy);
 

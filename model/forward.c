@@ -3,7 +3,10 @@
  * A batch of n tokens goes through each weight matrix together (prompt
  * processing); decode is the same code with n = 1.  Every hot op is called
  * through the struct kernels; matmuls and attention are split across the
- * persistent pool, the cheap element-wise ops run on the calling thread. */
+ * persistent pool, and so are the element-wise steps of a prompt batch
+ * (rmsnorm and rope by token, the residual and GLU by element); a
+ * matmul's input, converted to its weights' activation format, is reused
+ * by the next matmul of the same input (q, k and v; gate and up). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +37,8 @@ struct session {
 	int score_threads;
 	struct att_clock *att_clk;	/* (score_threads) when profiling */
 	void *act;		/* cap rows of converted activations */
+	const float *act_x;	/* what act holds: x, nt rows, for type */
+	int act_nt, act_type;
 	int scratch_rows;	/* tokens the scratch above holds; 0: none */
 	enum scratch_mode scratch;
 	struct rope_tab rope;
@@ -177,9 +182,11 @@ static double wmat_bytes_as(const struct wmat *w, const struct variant *v)
 }
 
 /* y (nt, ldy) [:, 0..w->rows) = x (nt, w->cols) times w transposed;
- * profiled as po (the conversion of x as PROF_QUANTIZE). */
-static void matmul(struct session *s, const struct wmat *w, const float *x,
-		   int nt, float *y, int ldy, enum prof_op po)
+ * profiled as po (the conversion of x as PROF_QUANTIZE).  again: x is the
+ * input of the previous matmul, unchanged since, so its conversion is
+ * reused when that was for the same rows and format. */
+static void mm(struct session *s, const struct wmat *w, const float *x,
+	       int nt, float *y, int ldy, enum prof_op po, int again)
 {
 	struct mm_job j = { s, w, x, y, nt, ldy, NULL, NULL, ROW_ALIGN };
 	const double in_bytes = (double)nt * w->cols * sizeof(float);
@@ -200,16 +207,22 @@ static void matmul(struct session *s, const struct wmat *w, const float *x,
 		if (j.v->prep && j.v->prep->row_align > j.align)
 			j.align = j.v->prep->row_align;
 	}
+	if (!again)
+		s->act_x = NULL;	/* x is new: whatever act holds is stale */
 	if (w->type != GGML_TYPE_F32) {
-		t0 = prof_tick(s);
-		if (nt >= 4)
-			pool_run(s->pool, convert_task, &j);
-		else
-			convert_rows(&j, 0, nt);
 		act_bytes = w->type == GGML_TYPE_Q8_0 ?
 			(double)nt * (w->cols / QK8_0) * sizeof(block_q8_0) :
 			(double)nt * w->cols * 2;
-		prof_add(s, PROF_QUANTIZE, t0, in_bytes + act_bytes, 0);
+		if (!again || s->act_x != x || s->act_nt != nt ||
+		    s->act_type != (int)w->type) {
+			t0 = prof_tick(s);
+			if (nt >= 4)
+				pool_run(s->pool, convert_task, &j);
+			else
+				convert_rows(&j, 0, nt);
+			prof_add(s, PROF_QUANTIZE, t0, in_bytes + act_bytes, 0);
+			s->act_x = x, s->act_nt = nt, s->act_type = (int)w->type;
+		}
 	}
 	t0 = prof_tick(s);
 	pool_run(s->pool, mm_task, &j);
@@ -220,6 +233,20 @@ static void matmul(struct session *s, const struct wmat *w, const float *x,
 			 (double)nt * w->rows * w->cols);
 		s->prof->r[po].int8 = w->type == GGML_TYPE_Q8_0;
 	}
+}
+
+static void matmul(struct session *s, const struct wmat *w, const float *x,
+		   int nt, float *y, int ldy, enum prof_op po)
+{
+	mm(s, w, x, nt, y, ldy, po, 0);
+}
+
+/* matmul of the same x as the previous call (see mm). */
+static void matmul_again(struct session *s, const struct wmat *w,
+			 const float *x, int nt, float *y, int ldy,
+			 enum prof_op po)
+{
+	mm(s, w, x, nt, y, ldy, po, 1);
 }
 
 /* --- attention ----------------------------------------------------------- */
@@ -329,13 +356,59 @@ static void glu_task(void *ctx, int ith, int nth)
 
 /* --- the pass ------------------------------------------------------------ */
 
+/* An element-wise step of a batch, split across the pool: rows [0, nt)
+ * of E floats (rmsnorm, rope) or n floats in 64-float pieces (residual).
+ * A single row or a short vector runs on the calling thread. */
+struct ew_job {
+	struct session *s;
+	float *o;
+	const float *x, *w;	/* rmsnorm: o = rmsnorm(x) * w; residual: o += x */
+	int nt, E;
+	size_t n;
+	int pos;		/* rope: position of row 0 */
+	float qscale;		/* rope: q is scaled by it after rotating (1: not) */
+};
+
+static void rmsnorm_task(void *ctx, int ith, int nth)
+{
+	const struct ew_job *j = ctx;
+	int a, b;
+
+	split(j->nt, 1, ith, nth, &a, &b);
+	for (int t = a; t < b; t++)
+		KCALL(j->s->k, OP_RMSNORM, rmsnorm)(j->o + (size_t)t * j->E,
+			j->x + (size_t)t * j->E, j->w, j->E, j->s->m->hp.eps);
+}
+
+static void residual_task(void *ctx, int ith, int nth)
+{
+	const struct ew_job *j = ctx;
+	int a, b;
+
+	split((int)(j->n / 64), 1, ith, nth, &a, &b);
+	/* the last worker also takes the tail beyond the last whole piece */
+	const size_t i1 = ith == nth - 1 ? j->n : (size_t)b * 64;
+	for (size_t i = (size_t)a * 64; i < i1; i++)
+		j->o[i] += j->x[i];
+}
+
+/* Runs fn over the pool when the step is worth splitting. */
+static void ew_run(struct session *s, void (*fn)(void *, int, int),
+		   struct ew_job *j, int parts)
+{
+	if (parts >= 2)
+		pool_run(s->pool, fn, j);
+	else
+		fn(j, 0, 1);
+}
+
 /* x += d over n floats. */
 static void residual_add(struct session *s, const float *d, size_t n)
 {
 	uint64_t t0 = prof_tick(s);
+	struct ew_job j = { .s = s, .o = s->x, .x = d, .n = n };
 
-	for (size_t i = 0; i < n; i++)
-		s->x[i] += d[i];
+	ew_run(s, residual_task, &j, n >= 4096 ? 2 : 1);
 	prof_add(s, PROF_RESIDUAL, t0, 3.0 * sizeof(float) * n, 0);
 }
 
@@ -345,11 +418,34 @@ static void rmsnorm_rows(struct session *s, float *o, const float *x,
 {
 	const int E = s->m->hp.n_embd;
 	uint64_t t0 = prof_tick(s);
+	struct ew_job j = { .s = s, .o = o, .x = x, .w = w, .nt = nt, .E = E };
 
-	for (int t = 0; t < nt; t++)
-		KCALL(s->k, OP_RMSNORM, rmsnorm)(o + (size_t)t * E,
-			x + (size_t)t * E, w, E, s->m->hp.eps);
+	ew_run(s, rmsnorm_task, &j, nt);
 	prof_add(s, PROF_RMSNORM, t0, 3.0 * sizeof(float) * nt * E, 0);
+}
+
+/* RoPE on rows [a, b) of q and of the new k rows (o: k, in the cache),
+ * then q times qscale (gemma scales q, not the scores). */
+static void rope_task(void *ctx, int ith, int nth)
+{
+	const struct ew_job *j = ctx;
+	struct session *s = j->s;
+	const struct hparams *hp = &s->m->hp;
+	int a, b;
+
+	split(j->nt, 1, ith, nth, &a, &b);
+	for (int t = a; t < b; t++) {
+		float *q = s->q + (size_t)t * s->qdim;
+
+		KCALL(s->k, OP_ROPE, rope)(q, hp->n_head, hp->head_dim,
+					   j->pos + t, &s->rope);
+		KCALL(s->k, OP_ROPE, rope)(j->o + (size_t)t * s->kvdim,
+					   hp->n_head_kv, hp->head_dim,
+					   j->pos + t, &s->rope);
+		if (j->qscale != 1.0f)
+			for (int i = 0; i < s->qdim; i++)
+				q[i] *= j->qscale;
+	}
 }
 
 static void layer_forward(struct session *s, int il, int nt)
@@ -366,27 +462,21 @@ static void layer_forward(struct session *s, int il, int nt)
 	rmsnorm_rows(s, s->xb, s->x, l->attn_norm, nt);
 	matmul(s, &l->wq, s->xb, nt, s->q, s->qdim, PROF_MM_QKV);
 	/* k and v straight into the cache */
-	matmul(s, &l->wk, s->xb, nt, kc, s->kvdim, PROF_MM_QKV);
-	matmul(s, &l->wv, s->xb, nt, vc, s->kvdim, PROF_MM_QKV);
+	matmul_again(s, &l->wk, s->xb, nt, kc, s->kvdim, PROF_MM_QKV);
+	matmul_again(s, &l->wv, s->xb, nt, vc, s->kvdim, PROF_MM_QKV);
+	/* gemma scales q, not the scores (as llama.cpp's graph does): in
+	 * the rope step, after rotating */
+	struct att_job aj = { s, il, s->pos, nt, 1.0f / sqrtf((float)hp->head_dim) };
+	struct ew_job rj = { .s = s, .o = kc, .nt = nt, .pos = s->pos,
+			     .qscale = 1.0f };
+	if (hp->arch == ARCH_GEMMA)
+		rj.qscale = aj.scale, aj.scale = 1.0f;
 	t0 = prof_tick(s);
-	for (int t = 0; t < nt; t++) {
-		KCALL(k, OP_ROPE, rope)(s->q + (size_t)t * s->qdim, hp->n_head,
-					hp->head_dim, s->pos + t, &s->rope);
-		KCALL(k, OP_ROPE, rope)(kc + (size_t)t * s->kvdim, hp->n_head_kv,
-					hp->head_dim, s->pos + t, &s->rope);
-	}
+	ew_run(s, rope_task, &rj, nt);
 	prof_add(s, PROF_ROPE, t0, 2.0 * sizeof(float) * nt *
 		 (s->qdim + s->kvdim), 0);
 
 	t0 = prof_tick(s);
-	struct att_job aj = { s, il, s->pos, nt, 1.0f / sqrtf((float)hp->head_dim) };
-	if (hp->arch == ARCH_GEMMA) {
-		/* gemma scales q, not the scores (as llama.cpp's graph does) */
-		const size_t n = (size_t)nt * s->qdim;
-		for (size_t i = 0; i < n; i++)
-			s->q[i] *= aj.scale;
-		aj.scale = 1.0f;
-	}
 	pool_run(s->pool, att_task, &aj);
 	if (s->prof) {
 		/* every head reads the n_kv cached k and v rows of its group */
@@ -400,7 +490,7 @@ static void layer_forward(struct session *s, int il, int nt)
 
 	rmsnorm_rows(s, s->xb, s->x, l->ffn_norm, nt);
 	matmul(s, &l->w_gate, s->xb, nt, s->hb, F, PROF_MM_FFN_UP);
-	matmul(s, &l->w_up, s->xb, nt, s->hb2, F, PROF_MM_FFN_UP);
+	matmul_again(s, &l->w_up, s->xb, nt, s->hb2, F, PROF_MM_FFN_UP);
 	t0 = prof_tick(s);
 	struct glu_job gj = { k, hp->arch == ARCH_GEMMA ? OP_GELU : OP_SILU,
 			      s->hb, s->hb2, nt * F };
@@ -494,6 +584,7 @@ static void scratch_free(struct session *s)
 	s->scores = NULL;
 	s->att_clk = NULL;
 	s->act = NULL;
+	s->act_x = NULL;
 	s->scratch_rows = 0;
 	s->score_threads = 0;
 }

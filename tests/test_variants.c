@@ -988,14 +988,25 @@ ParameterizedTest(int *op, variants, vs_reference)
 
 /* --- prepared layouts -------------------------------------------------- */
 
-/* R of a layout named q8_0x<R> (layout.c documents it), else 0. */
-static int q8x_group(const struct variant_prep *p)
+/* R of a layout named q8_0x<R> or q8_0x<R>u (layout.c documents both),
+ * else 0; the bias its quants are stored with (u: XOR 0x80) in *bias. */
+static int q8x_group_bias(const struct variant_prep *p, uint8_t *bias)
 {
 	int R = 0, n = 0;
 
-	if (sscanf(p->layout, "q8_0x%d%n", &R, &n) != 1 || p->layout[n] || R < 1)
+	*bias = 0;
+	if (sscanf(p->layout, "q8_0x%d%n", &R, &n) != 1 || R < 1)
 		return 0;
-	return R;
+	if (p->layout[n] == 'u')
+		*bias = 0x80, n++;
+	return p->layout[n] ? 0 : R;
+}
+
+static int q8x_group(const struct variant_prep *p)
+{
+	uint8_t bias;
+
+	return q8x_group_bias(p, &bias);
 }
 
 /* Byte i of the record (group g, block b) of a q8_0x<R> layout. */
@@ -1005,6 +1016,7 @@ static const uint8_t *q8x_rec(const void *w, int R, int nb, int g, int b)
 }
 
 static int q8x_R;	/* the group height q8x_read reads */
+static uint8_t q8x_bias;	/* and the bias of its quants */
 
 /* The q8_0x<R> layout read plainly, R = q8x_R, summing as the reference
  * does: the kernel of the self-tests, which any CPU runs. */
@@ -1026,8 +1038,8 @@ static void q8x_read(const void *w, const block_q8_0 *x, float *y, int nb,
 
 				memcpy(&d, rec + 2 * i, 2);
 				for (int j = 0; j < QK8_0; j++)
-					s += (int8_t)rec[2 * R + 4 * (j / 4 * R + i) + j % 4] *
-					     xt[b].qs[j];
+					s += (int8_t)(rec[2 * R + 4 * (j / 4 * R + i) + j % 4] ^
+						      q8x_bias) * xt[b].qs[j];
 				sum += (float)s * (fp16_to_f32(d) * fp16_to_f32(xt[b].d));
 			}
 			y[(size_t)t * ldy + r] = sum;
@@ -1048,6 +1060,7 @@ Test(variants, q8_layouts)
 	for (const struct variant *v = kernel_ops[OP_MATMUL_Q8].variants; v->name; v++) {
 		const struct variant_prep *p = v->prep;
 		const struct variant *o;
+		uint8_t bias;
 		int R;
 
 		if (!p)
@@ -1059,7 +1072,7 @@ Test(variants, q8_layouts)
 			continue;	/* layout already checked */
 		c.name = p->layout;
 		n++;
-		R = q8x_group(p);
+		R = q8x_group_bias(p, &bias);
 		if (!R)
 			say("layout %s: not a q8_0x<R> layout; checked through "
 			    "its variants only", p->layout);
@@ -1090,8 +1103,8 @@ Test(variants, q8_layouts)
 
 							memcpy(&got.d, rec + 2 * i, 2);
 							for (int j = 0; j < QK8_0; j++)
-								got.qs[j] = (int8_t)rec[2 * R +
-									4 * (j / 4 * R + i) + j % 4];
+								got.qs[j] = (int8_t)(rec[2 * R +
+									4 * (j / 4 * R + i) + j % 4] ^ bias);
 							c.checks++;
 							if (r < rows ? memcmp(&got, src, sizeof got) :
 							    got.d || memcmp(got.qs, (int8_t[QK8_0]){ 0 },
@@ -1426,7 +1439,7 @@ Test(variants, checks_catch_broken_variants)
 	struct check ok = { .op = "matmul_q8", .name = "plain_reader",
 			    .seed = FIXED_SEED };
 
-	q8x_R = q8x_group(swap_base);
+	q8x_R = q8x_group_bias(swap_base, &q8x_bias);
 	check_matmul_q8(&(struct variant){ .name = "plain_reader",
 			.kind = KIND_EXACT, .prep = swap_base,
 			.fn.matmul_q8 = q8x_read }, ref_of(OP_MATMUL_Q8), &ok);

@@ -228,7 +228,7 @@ std::vector<struct op_shape> shapes_for(int op)
 				     { kEmbd, kFf },	/* ffn_down */
 				     { kVocab, kEmbd } };	/* output head */
 		for (auto &rc : w)
-			for (int nt : { 1, 7, 64 })
+			for (int nt : { 1, 7, 64, 128 })
 				add(rc[0], rc[1], nt);
 		break;
 	}

@@ -24,9 +24,9 @@
  * (2x2 is 3% faster at one token).  The kernel is bound by the two
  * multiplies per step (maddubs, madd: about one a cycle on Zen 4), so
  * it gains less over ../avx2.c than the VNNI one does over its peers. */
-#include "simd.h"
+#include "vec256.h"
 
-#define VMAX 1			/* row vectors per tile */
+#define VMAX 2			/* row vectors per tile */
 #define TMAX 4			/* tokens per tile */
 
 /* A weight chunk and its magnitude (the unsigned operand of maddubs). */
@@ -34,13 +34,13 @@ struct wk {
 	__m256i w, aw;
 };
 
-AI struct wk w_prep(__m256i q)
+AI struct wk w_prep(vi q)
 {
 	return (struct wk){ q, _mm256_sign_epi8(q, q) };
 }
 
 /* The sign trick needs no correction: the sums start at 0. */
-AI __m256i s_start(int32_t corr)
+AI vi s_start(int32_t corr)
 {
 	(void)corr;
 	return _mm256_setzero_si256();
@@ -48,7 +48,7 @@ AI __m256i s_start(int32_t corr)
 
 /* |w| x (x * sign w) = w x, pairs summed by maddubs, then pairs of those
  * by madd with ones. */
-AI __m256i s_step(__m256i s, struct wk w, __m256i xb)
+AI vi s_step(vi s, struct wk w, vi xb)
 {
 	const __m256i ones = _mm256_set1_epi16(1);
 	__m256i sx = _mm256_sign_epi8(xb, w.w);
@@ -61,28 +61,12 @@ AI __m256i s_step(__m256i s, struct wk w, __m256i xb)
 	return s;
 }
 
-/* VMASKMOVPS lane masks: lane i all ones if selected. */
-typedef __m256i ymask;
-
-AI ymask y_first(int n)
-{
-	return _mm256_cmpgt_epi32(_mm256_set1_epi32(n),
-				  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-AI void y_put(float *y, ymask m, __m256 r, int add)
-{
-	if (add)
-		r = _mm256_add_ps(r, _mm256_maskload_ps(y, m));
-	_mm256_maskstore_ps(y, m, r);
-}
-
 #include "drive.h"
 
 TILES(4, 1)
-static const tile_fn tiles_4[VMAX + 1][TMAX + 1] = { TILE_ROW(4, 1) };
-TILES(8, 1)
-static const tile_fn tiles_8[VMAX + 1][TMAX + 1] = { TILE_ROW(8, 1) };
+static const tile_tab tiles_4 = { TILE_ROW(4, 1) };
+TILES(8, 1) TILES(8, 2)
+static const tile_tab tiles_8 = { TILE_ROW(8, 1), TILE_ROW(8, 2) };
 
 /* Contract: kernels.h matmul_q8_fn, w prepared by prep_q8_0x4 (r0 a
  * multiple of 4; r1 too, or the last row).  Writes exactly y[t*ldy + r]
@@ -91,7 +75,7 @@ static const tile_fn tiles_8[VMAX + 1][TMAX + 1] = { TILE_ROW(8, 1) };
 void matmul_q8_avx2_blocked4(const void *w, const block_q8_0 *x, float *y,
 			     int nb, int r0, int r1, int nt, int ldy)
 {
-	drive(tiles_4, w, x, y, nb, r0, r1, nt, ldy, 4);
+	drive(tiles_4, 1, 4, w, x, y, nb, r0, r1, nt, ldy, 4);
 }
 
 /* Contract: as matmul_q8_avx2_blocked4, for prep_q8_0x8 (r0 a multiple
@@ -99,5 +83,13 @@ void matmul_q8_avx2_blocked4(const void *w, const block_q8_0 *x, float *y,
 void matmul_q8_avx2_blocked8(const void *w, const block_q8_0 *x, float *y,
 			     int nb, int r0, int r1, int nt, int ldy)
 {
-	drive(tiles_8, w, x, y, nb, r0, r1, nt, ldy, 8);
+	drive(tiles_8, 1, 4, w, x, y, nb, r0, r1, nt, ldy, 8);
+}
+
+/* Contract: as matmul_q8_avx2_blocked8 (same layout), tiles of 2 row
+ * vectors x 2 tokens: twice the rows per weight pass, half the tokens. */
+void matmul_q8_avx2_r16t2(const void *w, const block_q8_0 *x, float *y,
+			  int nb, int r0, int r1, int nt, int ldy)
+{
+	drive(tiles_8, 2, 2, w, x, y, nb, r0, r1, nt, ldy, 8);
 }

@@ -28,70 +28,23 @@
  * shuffle per chunk, and Zen 4 executes zmm as two halves anyway.
  *
  * Exact block sums for all int8 quants by the bias trick of
- * ../avx512vnni.c, turned around: VPDPBUSD multiplies unsigned bytes (a
- * register) by signed ones (here the broadcast memory operand), so the
- * weights take the bias, w ^ 0x80 = w + 128 as an unsigned byte, and
- *	dpbusd(-128 X, w ^ 0x80, x) = sum((w + 128) x) - 128 X = sum(w x)
- * where X, the sum of the token's 32 quants of the block, is one number
- * per (token, block) for every row: drive.h tabulates -128 X once per
- * call, and the block sums start from it.
- *
- * Rounding: the block term is fma(float(sum), d_w * d_x, acc), d_w * d_x
- * exact in float, as in ../avx512vnni.c; only the order of the sum over
- * blocks differs from the reference. */
-#include "simd.h"
+ * vnni_step.h. */
+#include "vec256.h"
 
 #define VMAX 3			/* row vectors per tile */
 #define TMAX 4			/* tokens per tile */
 
-/* A weight chunk biased to unsigned bytes: w ^ 0x80 = w + 128. */
-struct wk {
-	__m256i wu;
-};
-
-AI struct wk w_prep(__m256i q)
-{
-	return (struct wk){ _mm256_xor_si256(_mm256_set1_epi8((char)0x80), q) };
-}
-
-/* The sums start from the correction -128 X of the token's block. */
-AI __m256i s_start(int32_t corr)
-{
-	return _mm256_set1_epi32(corr);
-}
-
-/* (w + 128) x summed per lane, on top of -128 X: sum(w x), exact. */
-AI __m256i s_step(__m256i s, struct wk w, __m256i xb)
-{
-	return _mm256_dpbusd_epi32(s, w.wu, xb);
-}
-
-/* AVX-512 lane masks: bit i selects lane i. */
-typedef __mmask8 ymask;
-
-AI ymask y_first(int n)
-{
-	return (__mmask8)((1u << n) - 1);
-}
-
-AI void y_put(float *y, ymask m, __m256 r, int add)
-{
-	if (add)
-		r = _mm256_add_ps(r, _mm256_maskz_loadu_ps(m, y));
-	_mm256_mask_storeu_ps(y, m, r);
-}
-
+#include "vnni_step.h"
 #include "drive.h"
 
 TILES(4, 1) TILES(4, 2) TILES(4, 3)
-static const tile_fn tiles_4[VMAX + 1][TMAX + 1] = {
+static const tile_tab tiles_4 = {
 	TILE_ROW(4, 1), TILE_ROW(4, 2), TILE_ROW(4, 3),
 };
 TILES(8, 1) TILES(8, 2) TILES(8, 3)
-static const tile_fn tiles_8[VMAX + 1][TMAX + 1] = {
+static const tile_tab tiles_8 = {
 	TILE_ROW(8, 1), TILE_ROW(8, 2), TILE_ROW(8, 3),
 };
-
 /* Contract: kernels.h matmul_q8_fn, w prepared by prep_q8_0x4 (r0 a
  * multiple of 4; r1 too, or the last row).  Writes exactly y[t*ldy + r]
  * for t < nt, r0 <= r < r1 (not the padding rows); reads only the groups
@@ -100,7 +53,7 @@ void matmul_q8_avx512vnni_blocked4(const void *w, const block_q8_0 *x,
 				   float *y, int nb, int r0, int r1, int nt,
 				   int ldy)
 {
-	drive(tiles_4, w, x, y, nb, r0, r1, nt, ldy, 4);
+	drive(tiles_4, VMAX, TMAX, w, x, y, nb, r0, r1, nt, ldy, 4);
 }
 
 /* Contract: as matmul_q8_avx512vnni_blocked4, for prep_q8_0x8 (r0 a
@@ -109,5 +62,5 @@ void matmul_q8_avx512vnni_blocked8(const void *w, const block_q8_0 *x,
 				   float *y, int nb, int r0, int r1, int nt,
 				   int ldy)
 {
-	drive(tiles_8, w, x, y, nb, r0, r1, nt, ldy, 8);
+	drive(tiles_8, VMAX, TMAX, w, x, y, nb, r0, r1, nt, ldy, 8);
 }

@@ -1,8 +1,9 @@
-/* matmul/blocked/layout.c - the row-interleaved Q8_0 layouts "q8_0x4" and
- * "q8_0x8", written once at load and read by the blocked matmul variants
- * (avx512vnni.c and avx2.c in this folder).  Portable C, no ISA flags.
+/* matmul/blocked/layout.c - the row-interleaved Q8_0 layouts "q8_0x4",
+ * "q8_0x8" and "q8_0x16u", written once at load and read by the blocked
+ * matmul variants (the ISA files of this folder and of ../wide/).
+ * Portable C, no ISA flags.
  *
- * Rows go in groups of R (4 or 8): group g holds rows gR .. gR+R-1.  Each
+ * Rows go in groups of R (4, 8 or 16): group g holds rows gR .. gR+R-1.  Each
  * (group g, block index b) is one record of 34 R bytes, records stored
  * group-major, record (g, b) at byte (g * nb + b) * 34 R:
  *
@@ -14,11 +15,15 @@
  * against chunk k of a token, broadcast to every lane, advances the R dot
  * products at once: the full block sum of a row ends in its own lane, with
  * no horizontal reduction, and the R scales of the record are one vector.
- * The quants are the file's bytes, unbiased and in order within a chunk:
- * the layout is a permutation of the Q8_0 matrix, shared by every ISA.
+ * In q8_0x4 and q8_0x8 the quants are the file's bytes, in order within
+ * a chunk: a permutation of the Q8_0 matrix, shared by every ISA.
+ * q8_0x16u, read only by the 512-bit VNNI kernels (../wide/), stores
+ * each quant biased ("u"), w ^ 0x80 = w + 128 as an unsigned byte: the operand
+ * VPDPBUSD takes (../blocked/vnni_step.h), so the kernel loads it as is
+ * instead of spending an XOR per chunk.
  *
  * When rows % R != 0 the last group is padded with zero rows (d = 0,
- * q = 0): every group is whole, and bytes() counts the padding. */
+ * q = 0, stored biased in q8_0x16u): every group is whole, and bytes() counts the padding. */
 #include <string.h>
 #include "variants.h"
 
@@ -29,9 +34,10 @@ static size_t blocked_bytes(int rows, int nb, int R)
 }
 
 /* w (rows, nb) as stored -> out (blocked_bytes(rows, nb, R)), every byte
- * written; deterministic.  The caller owns both buffers. */
+ * written, each quant XORed with bias (0 or 0x80); deterministic.  The
+ * caller owns both buffers. */
 static void blocked_run(const block_q8_0 *w, void *out, int rows, int nb,
-			int R)
+			int R, uint8_t bias)
 {
 	uint8_t *o = out;
 
@@ -47,48 +53,36 @@ static void blocked_run(const block_q8_0 *w, void *out, int rows, int nb,
 			}
 			for (int k = 0; k < QK8_0 / 4; k++)
 				for (int i = 0; i < R; i++, q += 4) {
-					int r = g * R + i;
+					const int r = g * R + i;
+					const int8_t *src = r < rows ?
+						w[(size_t)r * nb + b].qs + 4 * k : NULL;
 
-					if (r < rows)
-						memcpy(q, w[(size_t)r * nb + b].qs + 4 * k, 4);
-					else
-						memset(q, 0, 4);
+					for (int e = 0; e < 4; e++)
+						q[e] = (uint8_t)(src ? src[e] : 0) ^ bias;
 				}
 			o += 34 * R;
 		}
 }
 
-/* The struct variant_prep hooks of the two layouts. */
-static size_t q8_0x4_bytes(int rows, int nb)
-{
-	return blocked_bytes(rows, nb, 4);
-}
+/* The struct variant_prep of the R-row layout, prep_q8_0x<R>, named
+ * q8_0x<R> and SUFFIX (quants XORed with BIAS). */
+#define LAYOUT(R, BIAS, SUFFIX)                                                        \
+	static size_t q8_0x##R##_bytes(int rows, int nb)                       \
+	{                                                                      \
+		return blocked_bytes(rows, nb, R);                             \
+	}                                                                      \
+	static void q8_0x##R##_run(const block_q8_0 *w, void *out, int rows,   \
+				   int nb)                                     \
+	{                                                                      \
+		blocked_run(w, out, rows, nb, R, BIAS);                        \
+	}                                                                      \
+	const struct variant_prep prep_q8_0x##R = {                            \
+		.layout = "q8_0x" #R SUFFIX,                                   \
+		.row_align = R,                                                \
+		.bytes = q8_0x##R##_bytes,                                     \
+		.run = q8_0x##R##_run,                                         \
+	};
 
-static void q8_0x4_run(const block_q8_0 *w, void *out, int rows, int nb)
-{
-	blocked_run(w, out, rows, nb, 4);
-}
-
-static size_t q8_0x8_bytes(int rows, int nb)
-{
-	return blocked_bytes(rows, nb, 8);
-}
-
-static void q8_0x8_run(const block_q8_0 *w, void *out, int rows, int nb)
-{
-	blocked_run(w, out, rows, nb, 8);
-}
-
-const struct variant_prep prep_q8_0x4 = {
-	.layout = "q8_0x4",
-	.row_align = 4,
-	.bytes = q8_0x4_bytes,
-	.run = q8_0x4_run,
-};
-
-const struct variant_prep prep_q8_0x8 = {
-	.layout = "q8_0x8",
-	.row_align = 8,
-	.bytes = q8_0x8_bytes,
-	.run = q8_0x8_run,
-};
+LAYOUT(4, 0, "")
+LAYOUT(8, 0, "")
+LAYOUT(16, 0x80, "u")

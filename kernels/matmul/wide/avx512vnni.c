@@ -1,0 +1,58 @@
+/* matmul/wide/avx512vnni.c - the int8 GEMM micro-kernels for prompt
+ * batches: Q8_0 matmuls on the 16-row layout q8_0x16u (../blocked/
+ * layout.c) with EVEX VPDPBUSD on 512-bit vectors.
+ *
+ * Serves: Intel Cascade Lake, Ice Lake, Sapphire Rapids and later Xeons;
+ * AMD Zen 4 and Zen 5.  Built with the Makefile's AVX-512 flags (files
+ * named avx512vnni.c), so the registry requires all of those bits.
+ *
+ * The loop nest and tile are ../blocked/drive.h's, with the 512-bit
+ * pieces of vec512.h and the bias-trick dot step of vnni_step.h: a row
+ * vector is one q8_0x16u group, so per block chunk k of 16 rows is one
+ * 64-byte load, a token's chunk one broadcast (folded into VPDPBUSD's
+ * memory operand), and one VPDPBUSD advances 16 exact block sums, 64 MACs;
+ * the layout stores the weights already biased, so there is nothing to
+ * do to a chunk between its load and the VPDPBUSDs.
+ * On cores with two 512-bit pipes (Sapphire Rapids, Ice Lake server) that
+ * is twice the MACs per instruction of the 256-bit blocked kernels; on
+ * Zen 4, which splits a zmm in two, it halves the instructions.
+ *
+ * Per block a tile spends 8 V T VPDPBUSD on the dot products and 3 V T
+ * float operations on the scales (convert, d_w d_x, FMA): the two share
+ * the vector pipes, so about 8 / 11 of the int8 peak is this design's
+ * ceiling.  The shapes, each a variant so the tuner can choose, are the
+ * ones whose 2 V T accumulators and V weight and scale vectors fit the 32
+ * registers: 1 x 8, 2 x 6, 3 x 4 (and 2 x 4, the smallest that loads each
+ * token chunk for two row vectors). */
+#include "../blocked/vec512.h"
+
+#define VMAX 3			/* row vectors per tile */
+#define TMAX 8			/* tokens per tile */
+#define VNNI_PREBIASED		/* q8_0x16u stores w + 128 */
+
+#include "../blocked/vnni_step.h"
+#include "../blocked/drive.h"
+
+TILES(16, 1) TILES(16, 2) TILES(16, 3)
+static const tile_tab tiles_16 = {
+	TILE_ROW(16, 1), TILE_ROW(16, 2), TILE_ROW(16, 3),
+};
+
+/* The variant of shape V x T (16 V rows x T tokens per tile).  Contract:
+ * kernels.h matmul_q8_fn, w prepared by prep_q8_0x16 (r0 a multiple of
+ * 16; r1 too, or the last row).  Writes exactly y[t*ldy + r] for t < nt,
+ * r0 <= r < r1 (not the padding rows); reads only the groups holding
+ * those rows.  Exact integer block sums for all int8 quants. */
+#define WIDE(V, T, ROWS)                                                       \
+	void matmul_q8_avx512vnni_r##ROWS##t##T(const void *w,                 \
+						const block_q8_0 *x, float *y, \
+						int nb, int r0, int r1,        \
+						int nt, int ldy)               \
+	{                                                                      \
+		drive(tiles_16, V, T, w, x, y, nb, r0, r1, nt, ldy, 16);       \
+	}
+
+WIDE(1, 8, 16)
+WIDE(2, 6, 32)
+WIDE(2, 4, 32)
+WIDE(3, 4, 48)
