@@ -28,28 +28,34 @@
  * max(1, |g|) * max(1, |u|): the abs error allowed for g, u in [-1, 1],
  * growing with them beyond. */
 static const struct variant matmul_q8_tab[] = {
-	/* blocked: weights interleaved 8 (4) rows a group at load.  On Zen 4
-	 * blocked8 is 2-3x avx512vnni_4blk from 1 to 64 tokens, blocked4
-	 * 15-40% behind blocked8 (finer row_align for thread splits) */
+	/* GEMM micro-kernels on q8_0x16u (kernels/matmul/wide/): 512-bit
+	 * VPDPBUSD tiles of 16 V rows x T tokens.  On Sapphire Rapids r32t6
+	 * is 1.35-1.4x blocked8 at 64 and 128 tokens (190 against 138
+	 * GMAC/s, one thread); auto picks the shape by batch size */
+	PREPPED("avx512vnni_auto", NEEDS_AVX512VNNI, &prep_q8_0x16,
+		matmul_q8_avx512vnni_auto),
 	PREPPED("avx512vnni_r32t6", NEEDS_AVX512VNNI, &prep_q8_0x16,
 		matmul_q8_avx512vnni_r32t6),
 	PREPPED("avx512vnni_r48t4", NEEDS_AVX512VNNI, &prep_q8_0x16,
 		matmul_q8_avx512vnni_r48t4),
-	PREPPED("avx512vnni_r32t4", NEEDS_AVX512VNNI, &prep_q8_0x16,
-		matmul_q8_avx512vnni_r32t4),
 	PREPPED("avx512vnni_r16t8", NEEDS_AVX512VNNI, &prep_q8_0x16,
 		matmul_q8_avx512vnni_r16t8),
+	/* blocked: weights interleaved 8 (4) rows a group at load.  On Zen 4
+	 * blocked8 is 2-3x avx512vnni_4blk from 1 to 64 tokens, blocked4
+	 * 15-40% behind blocked8 (finer row_align for thread splits) */
 	PREPPED("avx512vnni_blocked8", NEEDS_AVX512VNNI, &prep_q8_0x8,
 		matmul_q8_avx512vnni_blocked8),
 	PREPPED("avx512vnni_blocked4", NEEDS_AVX512VNNI, &prep_q8_0x4,
 		matmul_q8_avx512vnni_blocked4),
 	EXACT("avx512vnni_4blk", NEEDS_AVX512VNNI, matmul_q8, matmul_q8_avx512vnni_4blk),
 	EXACT("avx512vnni", NEEDS_AVX512VNNI, matmul_q8, matmul_q8_avx512vnni),
-	EXACT("avxvnni", NEEDS_AVXVNNI, matmul_q8, matmul_q8_avxvnni),
-	/* 1.6-1.8x (blocked8) and 1.3-1.6x (blocked4) avx2 on Zen 4 */
+	/* AVX-VNNI tiles on q8_0x8: 0.9x avx512vnni_blocked8 on Sapphire
+	 * Rapids (the 16 VEX registers), 2.2x avx2_blocked8 */
 	PREPPED("avxvnni_r8t6", NEEDS_AVXVNNI, &prep_q8_0x8, matmul_q8_avxvnni_r8t6),
 	PREPPED("avxvnni_r16t3", NEEDS_AVXVNNI, &prep_q8_0x8,
 		matmul_q8_avxvnni_r16t3),
+	EXACT("avxvnni", NEEDS_AVXVNNI, matmul_q8, matmul_q8_avxvnni),
+	/* 1.6-1.8x (blocked8) and 1.3-1.6x (blocked4) avx2 on Zen 4 */
 	PREPPED("avx2_blocked8", NEEDS_AVX2, &prep_q8_0x8, matmul_q8_avx2_blocked8),
 	PREPPED("avx2_r16t2", NEEDS_AVX2, &prep_q8_0x8, matmul_q8_avx2_r16t2),
 	PREPPED("avx2_blocked4", NEEDS_AVX2, &prep_q8_0x4, matmul_q8_avx2_blocked4),
