@@ -73,12 +73,13 @@ struct att_args {
 	int ldq, ldkv, ldo;	/* row strides in floats */
 	float scale;		/* the scores are scale * q.k */
 };
-/* Scratch floats of one call: a score row of n_kv positions (the
- * unfused composition), or a tile of at most ATT_TILE scores and a
- * running max and sum per query row (the fused variants). */
+/* Scratch floats of one call of `rows` query rows (nt * heads): a score
+ * row of n_kv positions (the unfused composition), or per query row a
+ * tile of at most ATT_TILE scores, a running max and sum and a rescaling
+ * factor (the fused variants). */
 #define ATT_TILE 64
 #define ATT_SCRATCH(n_kv, rows) \
-	((size_t)(n_kv) + ATT_TILE + 2 * (size_t)(rows))
+	((size_t)(n_kv) + (size_t)(rows) * (ATT_TILE + 3))
 typedef void (*attention_fn)(const struct att_args *a);
 
 enum op_id {

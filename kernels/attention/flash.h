@@ -16,13 +16,15 @@
  *			the sums of the lanes of a, b, c and d.
  *
  * One pass over the cache in tiles of positions, flash-attention style:
- * for each tile, every query row of the call (its tokens x its heads, all
- * sharing one KV head) takes its scores against the tile, folds them into
- * its running max and sum (the online softmax) and adds p.v for the tile
- * into its output, rescaled by e^(old max - new max).  The K and V rows of
- * a tile are read from memory once per call and from L1 by every row;
- * no full row of scores exists.  The output is divided by the sum at the
- * end.
+ * for each tile, the query rows of the call (its tokens x its heads, all
+ * sharing one KV head) take their scores against the tile, fold them into
+ * their running max and sum (the online softmax) and add p.v for the tile
+ * into their output, rescaled by e^(old max - new max).  Each step runs
+ * for every row before the next (so that a row's reductions and exp
+ * overlap with other rows' work), the scores and p.v two rows at a time
+ * (they share every K and V load).  The K and V rows of a tile are read
+ * from memory once per call and from L1 by every pair; no full row of
+ * scores exists.  The output is divided by the sum at the end.
  *
  * Against attention_scalar: float sums in another order (the reference
  * sums p in double and rounds p / sum before p.v), vexp instead of expf,
@@ -50,160 +52,248 @@ static int tile_len(int hd)
 	return bk & ~3;
 }
 
-/* Row q against 4 keys from k (stride ld): the 4 dots of hd floats. */
-AI __m128 dot4(const float *q, const float *k, size_t ld, int hd)
-{
-	const float *k1 = k + ld, *k2 = k1 + ld, *k3 = k2 + ld;
-	VF a0 = V(setzero_ps)(), a1 = a0, a2 = a0, a3 = a0;
-	int d;
+/* A pair of query rows going over a tile together: they share every K
+ * and V load.  A row without a partner is paired with itself (the same
+ * pointers twice: both halves compute the same values, so the second
+ * store of each is the first again). */
+struct pair {
+	const float *q[2];
+	float *o[2];
+	float *s[2];		/* their score tiles */
+	int n[2];		/* positions of the tile each row sees */
+};
 
-	for (d = 0; d + NL <= hd; d += NL) {
-		const VF x = V(loadu_ps)(q + d);
-		a0 = V(fmadd_ps)(x, V(loadu_ps)(k + d), a0);
-		a1 = V(fmadd_ps)(x, V(loadu_ps)(k1 + d), a1);
-		a2 = V(fmadd_ps)(x, V(loadu_ps)(k2 + d), a2);
-		a3 = V(fmadd_ps)(x, V(loadu_ps)(k3 + d), a3);
+/* The loops over the 4 vectors of an acc8 are unrolled so that its 8
+ * accumulators live in registers. */
+#define UNROLL4 _Pragma("GCC unroll 4")
+
+/* The 2 x 4 accumulators of a pair of rows against 4 vectors: keys (the
+ * scores) or chunks of a V row (p.v). */
+struct acc8 {
+	VF a[2][4];
+};
+
+/* a[i][j] += x_i y_j: the outer step both products are made of. */
+AI void outer2x4(struct acc8 *r, VF x0, VF x1, const VF y[4])
+{
+	UNROLL4
+	for (int j = 0; j < 4; j++) {
+		r->a[0][j] = V(fmadd_ps)(x0, y[j], r->a[0][j]);
+		r->a[1][j] = V(fmadd_ps)(x1, y[j], r->a[1][j]);
 	}
-	if (d < hd) {
-		const int w = hd - d;
-		const VF x = vload_n(q + d, w);
-		a0 = V(fmadd_ps)(x, vload_n(k + d, w), a0);
-		a1 = V(fmadd_ps)(x, vload_n(k1 + d, w), a1);
-		a2 = V(fmadd_ps)(x, vload_n(k2 + d, w), a2);
-		a3 = V(fmadd_ps)(x, vload_n(k3 + d, w), a3);
-	}
-	return vhsum4(a0, a1, a2, a3);
 }
 
-/* s[j] = scale * q.k_j for the n keys of a tile (k, stride ld). */
-static void tile_scores(const float *q, const float *k, size_t ld, int n,
-			int hd, float scale, float *s)
+/* Rows q0, q1 against the 4 keys from k (stride ld): their 4 dots of hd
+ * floats each, into r0 and r1. */
+AI void dot4x2(const float *q0, const float *q1, const float *k, size_t ld,
+	       int hd, __m128 *r0, __m128 *r1)
 {
+	struct acc8 r;
+
+	UNROLL4
+	for (int j = 0; j < 4; j++)
+		r.a[0][j] = r.a[1][j] = V(setzero_ps)();
+	for (int d = 0; d < hd; d += NL) {
+		const int w = hd - d < NL ? hd - d : NL;
+		VF y[4];
+
+		UNROLL4
+		for (int j = 0; j < 4; j++)
+			y[j] = w == NL ? V(loadu_ps)(k + j * ld + d) :
+					 vload_n(k + j * ld + d, w);
+		outer2x4(&r, w == NL ? V(loadu_ps)(q0 + d) : vload_n(q0 + d, w),
+			 w == NL ? V(loadu_ps)(q1 + d) : vload_n(q1 + d, w), y);
+	}
+	*r0 = vhsum4(r.a[0][0], r.a[0][1], r.a[0][2], r.a[0][3]);
+	*r1 = vhsum4(r.a[1][0], r.a[1][1], r.a[1][2], r.a[1][3]);
+}
+
+/* p->s[i][j] = scale * q_i.k_j of the two rows for the n keys of a tile
+ * (k, stride ld). */
+static void tile_scores(const struct pair *p, const float *k, size_t ld,
+			int n, int hd, float scale)
+{
+	float *s0 = p->s[0], *s1 = p->s[1];
+	const __m128 sc = _mm_set1_ps(scale);
 	int j;
 
-	for (j = 0; j + 4 <= n; j += 4)
-		_mm_storeu_ps(s + j, _mm_mul_ps(dot4(q, k + j * ld, ld, hd),
-						_mm_set1_ps(scale)));
-	for (; j < n; j++) {
-		VF a = V(setzero_ps)();
-		int d;
+	for (j = 0; j + 4 <= n; j += 4) {
+		__m128 r0, r1;
 
-		for (d = 0; d + NL <= hd; d += NL)
-			a = V(fmadd_ps)(V(loadu_ps)(q + d),
-					V(loadu_ps)(k + j * ld + d), a);
-		if (d < hd)
-			a = V(fmadd_ps)(vload_n(q + d, hd - d),
-					vload_n(k + j * ld + d, hd - d), a);
-		s[j] = vhsum(a) * scale;
+		dot4x2(p->q[0], p->q[1], k + j * ld, ld, hd, &r0, &r1);
+		_mm_storeu_ps(s0 + j, _mm_mul_ps(r0, sc));
+		_mm_storeu_ps(s1 + j, _mm_mul_ps(r1, sc));
+	}
+	for (; j < n; j++) {
+		VF a = V(setzero_ps)(), b = a;
+
+		for (int d = 0; d < hd; d += NL) {
+			const int w = hd - d < NL ? hd - d : NL;
+			const VF c = vload_n(k + j * ld + d, w);
+
+			a = V(fmadd_ps)(vload_n(p->q[0] + d, w), c, a);
+			b = V(fmadd_ps)(vload_n(p->q[1] + d, w), c, b);
+		}
+		s0[j] = vhsum(a) * scale;
+		s1[j] = vhsum(b) * scale;
 	}
 }
 
-/* o (hd floats) = c o + sum over the tile's n positions of p[j] v_j (v,
- * stride ld); first: o holds nothing yet (it is not read).  Four
- * registers of o at a time stay in registers across the tile. */
-static void tile_pv(const float *p, int n, const float *v, size_t ld, int hd,
-		    float c, float *o, int first)
+/* o_i (hd floats) = c_i o_i + sum over the tile's n positions of
+ * p_i[j] v_j (v, stride ld, p_i = p->s[i]), for both rows i; first: o_i
+ * holds nothing yet (it is not read).  Four registers of each o_i stay in
+ * registers across the tile. */
+static void tile_pv(const struct pair *p, int n, const float *v, size_t ld,
+		    int hd, float c0s, float c1s, int first)
 {
-	const VF cv = V(set1_ps)(c), z = V(setzero_ps)();
+	const VF c0 = V(set1_ps)(c0s), c1 = V(set1_ps)(c1s), z = V(setzero_ps)();
+	const float *p0 = p->s[0], *p1 = p->s[1];
+	float *o0 = p->o[0], *o1 = p->o[1];
 	int d;
 
 	for (d = 0; d + 4 * NL <= hd; d += 4 * NL) {
-		VF a0 = first ? z : V(mul_ps)(V(loadu_ps)(o + d), cv);
-		VF a1 = first ? z : V(mul_ps)(V(loadu_ps)(o + d + NL), cv);
-		VF a2 = first ? z : V(mul_ps)(V(loadu_ps)(o + d + 2 * NL), cv);
-		VF a3 = first ? z : V(mul_ps)(V(loadu_ps)(o + d + 3 * NL), cv);
+		struct acc8 r;
 
-		for (int j = 0; j < n; j++) {
-			const float *vj = v + j * ld + d;
-			const VF pj = V(set1_ps)(p[j]);
-			a0 = V(fmadd_ps)(pj, V(loadu_ps)(vj), a0);
-			a1 = V(fmadd_ps)(pj, V(loadu_ps)(vj + NL), a1);
-			a2 = V(fmadd_ps)(pj, V(loadu_ps)(vj + 2 * NL), a2);
-			a3 = V(fmadd_ps)(pj, V(loadu_ps)(vj + 3 * NL), a3);
+		UNROLL4
+		for (int i = 0; i < 4; i++) {
+			r.a[0][i] = first ? z : V(mul_ps)(V(loadu_ps)(o0 + d + i * NL), c0);
+			r.a[1][i] = first ? z : V(mul_ps)(V(loadu_ps)(o1 + d + i * NL), c1);
 		}
-		V(storeu_ps)(o + d, a0);
-		V(storeu_ps)(o + d + NL, a1);
-		V(storeu_ps)(o + d + 2 * NL, a2);
-		V(storeu_ps)(o + d + 3 * NL, a3);
+		for (int j = 0; j < n; j++) {
+			VF y[4];
+
+			UNROLL4
+			for (int i = 0; i < 4; i++)
+				y[i] = V(loadu_ps)(v + j * ld + d + i * NL);
+			outer2x4(&r, V(set1_ps)(p0[j]), V(set1_ps)(p1[j]), y);
+		}
+		UNROLL4
+		for (int i = 0; i < 4; i++) {
+			V(storeu_ps)(o0 + d + i * NL, r.a[0][i]);
+			V(storeu_ps)(o1 + d + i * NL, r.a[1][i]);
+		}
 	}
 	for (; d < hd; d += NL) {
 		const int w = hd - d < NL ? hd - d : NL;
-		VF a = first ? z : V(mul_ps)(vload_n(o + d, w), cv);
+		VF a = first ? z : V(mul_ps)(vload_n(o0 + d, w), c0);
+		VF b = first ? z : V(mul_ps)(vload_n(o1 + d, w), c1);
 
-		for (int j = 0; j < n; j++)
-			a = V(fmadd_ps)(V(set1_ps)(p[j]), vload_n(v + j * ld + d, w), a);
-		vstore_n(o + d, a, w);
+		for (int j = 0; j < n; j++) {
+			const VF vj = vload_n(v + j * ld + d, w);
+			a = V(fmadd_ps)(V(set1_ps)(p0[j]), vj, a);
+			b = V(fmadd_ps)(V(set1_ps)(p1[j]), vj, b);
+		}
+		vstore_n(o0 + d, a, w);
+		vstore_n(o1 + d, b, w);
 	}
 }
 
-/* Folds the scores s[0..n) of one tile into a row's running max *m and
- * sum *l, and its p.v into o.  s has room for ATT_TILE floats; it is
- * padded with -inf to whole registers and overwritten with p. */
-static void tile_fold(float *s, int n, const float *v, size_t ld, int hd,
-		      float *m, float *l, float *o, int first)
+/* The online softmax step of one row: its scores s[0..n) of a tile,
+ * padded with -inf to nv (whole registers), become p = e^(s - m), m the
+ * new running max (from m_old unless first); *mp and *lp get the new max
+ * and sum.  Returns c = e^(m_old - m), the factor the row's output so far
+ * is rescaled by. */
+static float tile_softmax(float *s, int n, int nv, float m_old, float l_old,
+			  int first, float *mp, float *lp)
 {
-	const int nv = (n + NL - 1) / NL * NL;
 	VF mx = V(set1_ps)(-INFINITY), sum = V(setzero_ps)();
 
 	for (int j = n; j < nv; j++)
 		s[j] = -INFINITY;	/* e^-inf = 0 in vexp */
 	for (int j = 0; j < nv; j += NL)
 		mx = V(max_ps)(mx, V(loadu_ps)(s + j));
-	const float mnew = fmaxf(*m, vhmax(mx));
-	const float c = first ? 0.0f : expf(*m - mnew);
-	const VF mv = V(set1_ps)(mnew);
+	const float m = first ? vhmax(mx) : fmaxf(m_old, vhmax(mx));
+	const float c = first ? 0.0f : expf(m_old - m);
+	const VF mv = V(set1_ps)(m);
 
 	for (int j = 0; j < nv; j += NL) {
-		const VF p = vexp(V(sub_ps)(V(loadu_ps)(s + j), mv));
-		V(storeu_ps)(s + j, p);
-		sum = V(add_ps)(sum, p);
+		const VF e = vexp(V(sub_ps)(V(loadu_ps)(s + j), mv));
+		V(storeu_ps)(s + j, e);
+		sum = V(add_ps)(sum, e);
 	}
-	*l = *l * c + vhsum(sum);
-	*m = mnew;
-	tile_pv(s, n, v, ld, hd, c, o, first);
+	*mp = m;
+	*lp = (first ? 0.0f : l_old * c) + vhsum(sum);
+	return c;
 }
 
-/* Contract: kernels.h attention_fn.  scratch: the tile's scores
- * (ATT_TILE), then the running max and sum of each query row. */
+/* The pair of rows r and r + 1 (or r alone, twice) of the call, r = t *
+ * heads + g, at the tile starting at p0 of length bk; s: the score tiles,
+ * ATT_TILE floats a row. */
+static struct pair pair_at(const struct att_args *a, int r, int rows, int p0,
+			   int bk, float *s)
+{
+	struct pair p;
+
+	for (int i = 0; i < 2; i++) {
+		const int ri = r + i < rows ? r + i : r;
+		const int t = ri / a->heads, g = ri % a->heads;
+		const int left = a->pos0 + t + 1 - p0;
+
+		p.q[i] = a->q + (size_t)t * a->ldq + (size_t)g * a->hd;
+		p.o[i] = a->out + (size_t)t * a->ldo + (size_t)g * a->hd;
+		p.s[i] = s + (size_t)ri * ATT_TILE;
+		p.n[i] = left < bk ? left : bk;
+	}
+	return p;
+}
+
+/* One tile of positions [p0, p0 + bk) for rows r0.. of the call (those
+ * before r0 see none of it): the scores of every row, then every row's
+ * online softmax, then p.v, each step for all rows before the next so that
+ * no row waits on its own reductions. */
+static void tile_rows(const struct att_args *a, int p0, int bk, int r0,
+		      float *s, float *m, float *l, float *c)
+{
+	const int rows = a->nt * a->heads, first = p0 == 0;
+	const size_t ld = (size_t)a->ldkv;
+	const int len = a->pos0 + a->nt - p0 < bk ? a->pos0 + a->nt - p0 : bk;
+	const int nv = (len + NL - 1) / NL * NL;
+
+	for (int r = r0; r < rows; r += 2) {
+		const struct pair p = pair_at(a, r, rows, p0, bk, s);
+
+		tile_scores(&p, a->k + p0 * ld, ld, p.n[0] > p.n[1] ? p.n[0] : p.n[1],
+			    a->hd, a->scale);
+	}
+	for (int r = r0; r < rows; r++) {
+		const int n = a->pos0 + r / a->heads + 1 - p0;
+
+		c[r] = tile_softmax(s + (size_t)r * ATT_TILE, n < bk ? n : bk, nv,
+				    first ? 0.0f : m[r], first ? 0.0f : l[r],
+				    first, &m[r], &l[r]);
+	}
+	for (int r = r0; r < rows; r += 2) {
+		const struct pair p = pair_at(a, r, rows, p0, bk, s);
+
+		tile_pv(&p, p.n[0] > p.n[1] ? p.n[0] : p.n[1], a->v + p0 * ld, ld,
+			a->hd, c[r], c[r + 1 < rows ? r + 1 : r], first);
+	}
+}
+
+/* Contract: kernels.h attention_fn.  scratch: a tile of ATT_TILE scores
+ * per query row, then each row's running max, sum and rescaling factor. */
 void FLASH_FN(const struct att_args *a)
 {
 	const int hd = a->hd, bk = tile_len(hd), n_all = a->pos0 + a->nt;
-	const size_t ld = (size_t)a->ldkv;
-	float *s = a->scratch, *m = s + ATT_TILE, *l = m + a->nt * a->heads;
+	const int rows = a->nt * a->heads;
+	float *s = a->scratch, *m = s + (size_t)rows * ATT_TILE, *l = m + rows;
 
 	for (int p0 = 0; p0 < n_all; p0 += bk) {
-		const float *k = a->k + p0 * ld, *v = a->v + p0 * ld;
-		/* tokens before t0 see no position of this tile */
+		/* rows of tokens before t0 see no position of this tile */
 		const int t0 = p0 > a->pos0 ? p0 - a->pos0 : 0;
 
-		for (int t = t0; t < a->nt; t++) {
-			const int left = a->pos0 + t + 1 - p0;
-			const int n = left < bk ? left : bk;
+		tile_rows(a, p0, bk, t0 * a->heads, s, m, l, l + rows);
+	}
+	for (int r = 0; r < rows; r++) {
+		float *o = a->out + (size_t)(r / a->heads) * a->ldo +
+			   (size_t)(r % a->heads) * hd;
+		const VF inv = V(set1_ps)(1.0f / l[r]);
 
-			for (int g = 0; g < a->heads; g++) {
-				const int r = t * a->heads + g;
-				const float *q = a->q + (size_t)t * a->ldq + (size_t)g * hd;
-				float *o = a->out + (size_t)t * a->ldo + (size_t)g * hd;
-
-				if (p0 == 0) {
-					m[r] = -INFINITY;
-					l[r] = 0.0f;
-				}
-				tile_scores(q, k, ld, n, hd, a->scale, s);
-				tile_fold(s, n, v, ld, hd, &m[r], &l[r], o, p0 == 0);
-			}
+		for (int d = 0; d < hd; d += NL) {
+			const int w = hd - d < NL ? hd - d : NL;
+			vstore_n(o + d, V(mul_ps)(vload_n(o + d, w), inv), w);
 		}
 	}
-	for (int t = 0; t < a->nt; t++)
-		for (int g = 0; g < a->heads; g++) {
-			float *o = a->out + (size_t)t * a->ldo + (size_t)g * hd;
-			const VF inv = V(set1_ps)(1.0f / l[t * a->heads + g]);
-
-			for (int d = 0; d < hd; d += NL) {
-				const int w = hd - d < NL ? hd - d : NL;
-				vstore_n(o + d, V(mul_ps)(vload_n(o + d, w), inv), w);
-			}
-		}
 }
 
 #endif
