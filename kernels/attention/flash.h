@@ -42,11 +42,12 @@
 
 _Static_assert(ATT_TILE % NL == 0, "a tile's scores pad to whole registers");
 
-/* Positions per tile: the K and V tiles (2 x 4 hd bytes a position) fit
- * 32 KB of L1 together; a multiple of 4 for tile_scores. */
+/* Positions per tile: the K tile (4 hd bytes a position), which every
+ * row's scores read, then the V tile, which every row's p.v reads, fit
+ * 32 KB of L1 each. */
 static int tile_len(int hd)
 {
-	int bk = 4096 / hd;
+	int bk = 8192 / hd;
 
 	bk = bk < 8 ? 8 : bk > ATT_TILE ? ATT_TILE : bk;
 	return bk & ~3;
