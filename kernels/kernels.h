@@ -37,11 +37,6 @@ typedef void (*quantize_fn)(const float *x, block_q8_0 *y, int n);
 /* o = x / rms(x) * w; o may equal x. */
 typedef void (*rmsnorm_fn)(float *o, const float *x, const float *w, int n,
 			   float eps);
-/* x = softmax(x) over n entries, in place. */
-typedef void (*softmax_fn)(float *x, int n);
-typedef float (*dot_fn)(const float *a, const float *b, int n);
-/* y += a * x */
-typedef void (*axpy_fn)(float *y, float a, const float *x, int n);
 /* g = act(g) * u over n entries (GeGLU / SwiGLU). */
 typedef void (*glu_fn)(float *g, const float *u, int n);
 
@@ -62,6 +57,31 @@ typedef void (*rope_fn)(float *x, int n_head, int head_dim, int pos,
  * variant with VF_ROPE_TABLE. */
 void rope_fill(struct rope_tab *t);
 
+/* One call of the attention op: causal softmax(scale q.k) v for the
+ * `heads` query heads that share one KV head, over nt consecutive tokens
+ * of a batch.  Token t (0 <= t < nt) sits at position pos0 + t and sees
+ * the cached positions 0..pos0 + t (the causal mask inside the batch).
+ * The forward pass splits (KV head, query block) pairs across threads;
+ * every call writes only its own rows of out and its own scratch. */
+struct att_args {
+	const float *q;		/* (nt, ldq): head g of token t at q + t*ldq + g*hd */
+	const float *k, *v;	/* (pos0 + nt, ldkv): position p at k + p*ldkv */
+	float *out;		/* (nt, ldo): laid out as q; every element written */
+	float *scratch;		/* ATT_SCRATCH(pos0 + nt, nt * heads) floats */
+	int nt, heads, hd;	/* tokens, query heads (of one KV head), head_dim */
+	int pos0;		/* position of token 0 */
+	int ldq, ldkv, ldo;	/* row strides in floats */
+	float scale;		/* the scores are scale * q.k */
+};
+/* Scratch floats of one call of `rows` query rows (nt * heads): a score
+ * row of n_kv positions (the unfused composition), or per query row a
+ * tile of at most ATT_TILE scores, a running max and sum and a rescaling
+ * factor (the fused variants). */
+#define ATT_TILE 64
+#define ATT_SCRATCH(n_kv, rows) \
+	((size_t)(n_kv) + (size_t)(rows) * (ATT_TILE + 3))
+typedef void (*attention_fn)(const struct att_args *a);
+
 enum op_id {
 	OP_MATMUL_Q8,
 	OP_MATMUL_F16,
@@ -69,9 +89,7 @@ enum op_id {
 	OP_MATMUL_F32,
 	OP_QUANTIZE,
 	OP_RMSNORM,
-	OP_SOFTMAX,
-	OP_DOT,
-	OP_AXPY,
+	OP_ATTENTION,
 	OP_GELU,
 	OP_SILU,
 	OP_ROPE,
@@ -84,9 +102,11 @@ enum variant_kind { KIND_REFERENCE, KIND_EXACT, KIND_APPROX };
 #define VF_ROPE_TABLE 1u	/* reads rope_tab.cs: the session fills it */
 
 /* The shape an op is about to run on (matmul: rows x cols weights, nt
- * tokens; element-wise ops: cols elements). */
+ * tokens; element-wise ops: cols elements; attention: rows = query heads
+ * per KV head, cols = head_dim, nt tokens). */
 struct op_shape {
 	int rows, cols, nt;
+	int pos0;		/* attention: position of the first token */
 };
 
 /* Weight layout for variants that repack at load (matmul_q8 only). */
@@ -113,9 +133,7 @@ struct variant {
 		matmul_f32_fn matmul_f32;
 		quantize_fn quantize;
 		rmsnorm_fn rmsnorm;
-		softmax_fn softmax;
-		dot_fn dot;
-		axpy_fn axpy;
+		attention_fn attention;
 		glu_fn glu;
 		rope_fn rope;
 	} fn;

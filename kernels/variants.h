@@ -6,6 +6,14 @@
 
 #include "kernels.h"
 
+/* The parts of the unfused attention (kernels/attention/unfused.c), each
+ * in ops/scalar.c and every SIMD ops file: */
+/* x = softmax(x) over n entries, in place. */
+typedef void (*softmax_fn)(float *x, int n);
+typedef float (*dot_fn)(const float *a, const float *b, int n);
+/* y += a * x */
+typedef void (*axpy_fn)(float *y, float a, const float *x, int n);
+
 /* kernels/matmul/scalar.c: the specification */
 void matmul_q8_scalar(const void *w, const block_q8_0 *x, float *y,
 		      int nb, int r0, int r1, int nt, int ldy);
@@ -102,6 +110,17 @@ void matmul_q8_avx2_blocked8(const void *w, const block_q8_0 *x, float *y,
 	void axpy_##isa(float *y, float a, const float *x, int n);             \
 	void gelu_##isa(float *g, const float *u, int n);                      \
 	void silu_##isa(float *g, const float *u, int n);
+
+/* kernels/attention/unfused.c: q.k per position, softmax, sum of p.v,
+ * with the scalar parts (the reference) or those of one ISA */
+void attention_scalar(const struct att_args *a);
+void attention_avx2_unfused(const struct att_args *a);
+void attention_avx512_unfused(const struct att_args *a);
+
+/* kernels/attention/avx2.c and avx512.c: one pass over the cache with an
+ * online softmax (kernels/attention/flash.h) */
+void attention_avx2_flash(const struct att_args *a);
+void attention_avx512_flash(const struct att_args *a);
 
 /* kernels/ops/avx2.c (AVX2 + FMA + F16C) */
 DECLARE_OPS(avx2)

@@ -8,6 +8,7 @@
  * matmul's input, converted to its weights' activation format, is reused
  * by the next matmul of the same input (q, k and v; gate and up). */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +34,9 @@ struct session {
 	float *att;		/* (cap, qdim) */
 	float *hb, *hb2;	/* (cap, n_ff) */
 	float *kc, *vc;		/* (n_layer, n_ctx, kvdim) */
-	float *scores;		/* (score_threads, n_ctx) */
+	float *scores;		/* (score_threads, score_len) attention scratch */
 	int score_threads;
-	struct att_clock *att_clk;	/* (score_threads) when profiling */
+	size_t score_len;
 	void *act;		/* cap rows of converted activations */
 	const float *act_x;	/* what act holds: x, nt rows, for type */
 	int act_nt, act_type;
@@ -43,14 +44,6 @@ struct session {
 	enum scratch_mode scratch;
 	struct rope_tab rope;
 	struct prof *prof;	/* NULL: no timestamps taken */
-};
-
-/* One worker's time in the parts of attention during one pool_run, for
- * the profile (a cache line each: workers write their own). */
-struct att_clock {
-	double ns[3];		/* dot, softmax, axpy */
-	double busy;		/* the whole task */
-	double pad[4];
 };
 
 static int scratch_alloc(struct session *s, int U);
@@ -197,7 +190,7 @@ static void mm(struct session *s, const struct wmat *w, const float *x,
 		/* the chosen variant, unless this shape does not fit it or its
 		 * layout was not prepared: then the reference, on the weights
 		 * as stored */
-		const struct op_shape sh = { w->rows, w->cols, nt };
+		const struct op_shape sh = { w->rows, w->cols, nt, 0 };
 		j.v = s->k->v[OP_MATMUL_Q8];
 		j.wd = wmat_data_for(w, j.v);
 		if ((j.v->fits && !j.v->fits(&sh)) || !j.wd) {
@@ -251,87 +244,108 @@ static void matmul_again(struct session *s, const struct wmat *w,
 
 /* --- attention ----------------------------------------------------------- */
 
+#define ATT_QB_MAX 32	/* tokens per attention call, at most */
+
+/* One attention step: tasks of (query block, KV head, part of its query
+ * heads), one attention call each, taken costliest first (the last query
+ * block sees the most positions) from a shared counter. */
 struct att_job {
 	struct session *s;
 	int layer, pos0, nt;
 	float scale;		/* applied to q.k before softmax */
+	const struct variant *v;	/* the attention variant for this shape */
+	int qb;			/* tokens per query block */
+	int hsplit, hper;	/* parts of a KV head's query heads, heads a part */
+	int n_tasks;
+	atomic_int next;	/* the next task to take */
 };
+
+/* Plans the tasks for nth threads: about 4 a thread, in query blocks of
+ * at most ATT_QB_MAX tokens; at one token (decode), a KV head's query
+ * heads are split when there are fewer KV heads than threads (each part
+ * then reads the K and V rows again). */
+static void att_plan(struct att_job *j, const struct hparams *hp, int nth)
+{
+	const int group = hp->n_head / hp->n_head_kv;
+	int want;
+
+	j->hsplit = 1;
+	if (j->nt == 1 && hp->n_head_kv < nth) {
+		j->hsplit = (nth + hp->n_head_kv - 1) / hp->n_head_kv;
+		j->hsplit = j->hsplit < group ? j->hsplit : group;
+	}
+	j->hper = (group + j->hsplit - 1) / j->hsplit;
+	j->hsplit = (group + j->hper - 1) / j->hper;	/* no empty part */
+	want = 4 * nth / (hp->n_head_kv * j->hsplit);
+	want = want < 1 ? 1 : want;
+	j->qb = (j->nt + want - 1) / want;
+	j->qb = j->qb > ATT_QB_MAX ? ATT_QB_MAX : j->qb;
+	j->n_tasks = (j->nt + j->qb - 1) / j->qb * hp->n_head_kv * j->hsplit;
+	atomic_init(&j->next, 0);
+}
 
 static void att_task(void *ctx, int ith, int nth)
 {
-	const struct att_job *j = ctx;
-	struct session *s = j->s;
+	struct att_job *j = ctx;
+	const struct session *s = j->s;
 	const struct hparams *hp = &s->m->hp;
-	const struct kernels *k = s->k;
 	const int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
+	const int per_blk = hp->n_head_kv * j->hsplit;
+	const int nblk = (j->nt + j->qb - 1) / j->qb;
 	const size_t lofs = (size_t)j->layer * s->n_ctx * s->kvdim;
-	float *sc = s->scores + (size_t)ith * s->n_ctx;	/* nth <= score_threads */
-	struct att_clock *clk = s->prof ? &s->att_clk[ith] : NULL;
-	const uint64_t start = clk ? now_ns() : 0;
+	int i;
 
-	for (int task = ith; task < j->nt * hp->n_head; task += nth) {
-		const int t = task / hp->n_head, h = task % hp->n_head;
-		const int n_kv = j->pos0 + t + 1;	/* causal */
-		const float *q = s->q + (size_t)t * s->qdim + (size_t)h * hd;
-		const size_t kvo = lofs + (size_t)(h / group) * hd;
-		float *out = s->att + (size_t)t * s->qdim + (size_t)h * hd;
-		uint64_t t0 = clk ? now_ns() : 0, t1 = 0, t2 = 0;
-
-		for (int p = 0; p < n_kv; p++)
-			sc[p] = KCALL(k, OP_DOT, dot)(q, s->kc + kvo +
-					(size_t)p * s->kvdim, hd) * j->scale;
-		if (clk)
-			t1 = now_ns();
-		KCALL(k, OP_SOFTMAX, softmax)(sc, n_kv);
-		if (clk)
-			t2 = now_ns();
-		memset(out, 0, sizeof(float) * (size_t)hd);
-		for (int p = 0; p < n_kv; p++)
-			KCALL(k, OP_AXPY, axpy)(out, sc[p], s->vc + kvo +
-					(size_t)p * s->kvdim, hd);
-		if (clk) {
-			clk->ns[0] += (double)(t1 - t0);
-			clk->ns[1] += (double)(t2 - t1);
-			clk->ns[2] += (double)(now_ns() - t2);
-		}
+	(void)nth;	/* nth <= score_threads: ith owns its scratch */
+	while ((i = atomic_fetch_add(&j->next, 1)) < j->n_tasks) {
+		const int t0 = (nblk - 1 - i / per_blk) * j->qb;
+		const int kvh = i % per_blk / j->hsplit, part = i % j->hsplit;
+		const int h0 = kvh * group + part * j->hper;
+		const int heads = group - part * j->hper < j->hper ?
+				  group - part * j->hper : j->hper;
+		const struct att_args a = {
+			.q = s->q + (size_t)t0 * s->qdim + (size_t)h0 * hd,
+			.k = s->kc + lofs + (size_t)kvh * hd,
+			.v = s->vc + lofs + (size_t)kvh * hd,
+			.out = s->att + (size_t)t0 * s->qdim + (size_t)h0 * hd,
+			.scratch = s->scores + (size_t)ith * s->score_len,
+			.nt = j->nt - t0 < j->qb ? j->nt - t0 : j->qb,
+			.heads = heads, .hd = hd, .pos0 = j->pos0 + t0,
+			.ldq = s->qdim, .ldkv = s->kvdim, .ldo = s->qdim,
+			.scale = j->scale,
+		};
+		j->v->fn.attention(&a);
 	}
-	if (clk)
-		clk->busy += (double)(now_ns() - start);
 }
 
-/* Adds one attention step of wall time wall_ns to the profile: the dot,
- * softmax and axpy rows get the share of it the workers spent in each,
- * PROF_ATTENTION the rest.  kv_reads: floats of k (and of v) read. */
-static void att_prof(struct session *s, double wall_ns, double kv_reads,
-		     double score_elems)
+/* Causal attention of the nt tokens of layer il over the cache (their
+ * own k and v rows included), into s->att; the scores are scale * q.k. */
+static void attention(struct session *s, int il, int nt, float scale)
 {
-	const int nth = pool_threads(s->pool);
-	double part[3] = { 0 }, busy = 0;
-	static const enum prof_op rows[3] = { PROF_ATT_DOT, PROF_ATT_SOFTMAX,
-					      PROF_ATT_AXPY };
-	const double bytes[3] = { sizeof(float) * kv_reads,
-				  2 * sizeof(float) * score_elems,
-				  sizeof(float) * kv_reads };
-	const double macs[3] = { kv_reads, 0, kv_reads };
-	double parts = 0;
+	const struct hparams *hp = &s->m->hp;
+	const uint64_t t0 = prof_tick(s);
+	struct att_job aj = { .s = s, .layer = il, .pos0 = s->pos, .nt = nt,
+			      .scale = scale };
 
-	for (int i = 0; i < nth; i++) {
-		for (int k = 0; k < 3; k++)
-			part[k] += s->att_clk[i].ns[k];
-		busy += s->att_clk[i].busy;
-		memset(&s->att_clk[i], 0, sizeof s->att_clk[i]);
+	/* the chosen variant, unless it refuses the shape: then the
+	 * reference */
+	const struct op_shape sh = { hp->n_head / hp->n_head_kv, hp->head_dim,
+				     nt, s->pos };
+	aj.v = s->k->v[OP_ATTENTION];
+	if (aj.v->fits && !aj.v->fits(&sh))
+		aj.v = variant_reference(OP_ATTENTION);
+	att_plan(&aj, hp, pool_threads(s->pool));
+	pool_run(s->pool, att_task, &aj);
+	if (s->prof) {
+		/* every head scores the n_kv cached positions of its token and
+		 * sums as many v rows (a MAC per element each); the cache rows
+		 * are read at least once, q read and out written once */
+		const double scores = (double)hp->n_head *
+			((double)nt * (s->pos + 1) + (double)nt * (nt - 1) / 2);
+		const double n_kv = (double)s->pos + nt;
+		prof_add(s, PROF_ATTENTION, t0, sizeof(float) *
+			 (2 * n_kv * s->kvdim + 2.0 * nt * s->qdim),
+			 2 * scores * hp->head_dim);
 	}
-	for (int k = 0; k < 3; k++) {
-		struct prof_row *r = &s->prof->r[rows[k]];
-		const double ns = busy > 0 ? wall_ns * part[k] / busy : 0;
-		r->ns += ns;
-		r->calls++;
-		r->bytes += bytes[k];
-		r->macs += macs[k];
-		parts += ns;
-	}
-	s->prof->r[PROF_ATTENTION].ns += wall_ns - parts;
-	s->prof->r[PROF_ATTENTION].calls++;
 }
 
 /* --- element-wise in parallel -------------------------------------------- */
@@ -466,24 +480,15 @@ static void layer_forward(struct session *s, int il, int nt)
 	matmul_again(s, &l->wv, s->xb, nt, vc, s->kvdim, PROF_MM_QKV);
 	/* gemma scales q, not the scores (as llama.cpp's graph does): in
 	 * the rope step, after rotating */
-	struct att_job aj = { s, il, s->pos, nt, 1.0f / sqrtf((float)hp->head_dim) };
+	const float scale = 1.0f / sqrtf((float)hp->head_dim);
 	struct ew_job rj = { .s = s, .o = kc, .nt = nt, .pos = s->pos,
-			     .qscale = 1.0f };
-	if (hp->arch == ARCH_GEMMA)
-		rj.qscale = aj.scale, aj.scale = 1.0f;
+			     .qscale = hp->arch == ARCH_GEMMA ? scale : 1.0f };
 	t0 = prof_tick(s);
 	ew_run(s, rope_task, &rj, nt);
 	prof_add(s, PROF_ROPE, t0, 2.0 * sizeof(float) * nt *
 		 (s->qdim + s->kvdim), 0);
 
-	t0 = prof_tick(s);
-	pool_run(s->pool, att_task, &aj);
-	if (s->prof) {
-		/* every head reads the n_kv cached k and v rows of its group */
-		const double scores = (double)hp->n_head *
-			((double)nt * (s->pos + 1) + (double)nt * (nt - 1) / 2);
-		att_prof(s, (double)(now_ns() - t0), scores * hp->head_dim, scores);
-	}
+	attention(s, il, nt, hp->arch == ARCH_GEMMA ? 1.0f : scale);
 
 	matmul(s, &l->wo, s->att, nt, s->xb2, E, PROF_MM_ATTN_OUT);
 	residual_add(s, s->xb2, (size_t)nt * E);
@@ -578,11 +583,9 @@ static void scratch_free(struct session *s)
 	free(s->hb);
 	free(s->hb2);
 	free(s->scores);
-	free(s->att_clk);
 	free(s->act);
 	s->x = s->xb = s->xb2 = s->q = s->att = s->hb = s->hb2 = NULL;
 	s->scores = NULL;
-	s->att_clk = NULL;
 	s->act = NULL;
 	s->act_x = NULL;
 	s->scratch_rows = 0;
@@ -607,11 +610,12 @@ static int scratch_alloc(struct session *s, int U)
 	s->hb = malloc(sizeof(float) * U * hp->n_ff);
 	s->hb2 = malloc(sizeof(float) * U * hp->n_ff);
 	s->score_threads = pool_threads_max(s->pool);
-	s->scores = malloc(sizeof(float) * (size_t)s->n_ctx * s->score_threads);
-	s->att_clk = calloc((size_t)s->score_threads, sizeof *s->att_clk);
+	s->score_len = ATT_SCRATCH(s->n_ctx, (size_t)ATT_QB_MAX *
+				   (hp->n_head / hp->n_head_kv));
+	s->scores = malloc(sizeof(float) * s->score_len * s->score_threads);
 	s->act = malloc(2 * (size_t)U * maxdim);	/* >= 34/32 bytes each */
 	if (!s->x || !s->xb || !s->xb2 || !s->q || !s->att || !s->hb ||
-	    !s->hb2 || !s->scores || !s->att_clk || !s->act) {
+	    !s->hb2 || !s->scores || !s->act) {
 		scratch_free(s);
 		return -1;
 	}

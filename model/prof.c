@@ -7,9 +7,7 @@ static const char *const prof_names[PROF_COUNT] = {
 	[PROF_QUANTIZE] = "quantize", [PROF_MM_QKV] = "mm_qkv",
 	[PROF_MM_ATTN_OUT] = "mm_attn_out", [PROF_MM_FFN_UP] = "mm_ffn_gate_up",
 	[PROF_MM_FFN_DOWN] = "mm_ffn_down", [PROF_MM_OUTPUT] = "mm_output",
-	[PROF_ROPE] = "rope", [PROF_ATT_DOT] = "attn_dot",
-	[PROF_ATT_SOFTMAX] = "attn_softmax", [PROF_ATT_AXPY] = "attn_axpy",
-	[PROF_ATTENTION] = "attention",
+	[PROF_ROPE] = "rope", [PROF_ATTENTION] = "attention",
 	[PROF_GLU] = "glu", [PROF_RESIDUAL] = "residual",
 };
 

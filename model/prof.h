@@ -23,11 +23,8 @@ enum prof_op {
 	PROF_MM_FFN_DOWN,	/* feed-forward down */
 	PROF_MM_OUTPUT,		/* output head */
 	PROF_ROPE,		/* RoPE on q and k */
-	/* attention: its wall time split by the workers' time in each part */
-	PROF_ATT_DOT,		/* q.k over the cached keys (dot) */
-	PROF_ATT_SOFTMAX,	/* softmax of the scores */
-	PROF_ATT_AXPY,		/* sum of p.v over the cached values (axpy) */
-	PROF_ATTENTION,		/* the rest: q scaling, dispatch, imbalance */
+	PROF_ATTENTION,		/* q scaling (gemma) and the attention op over
+				 * the cache: q.k, softmax, p.v (MACs: both) */
 	PROF_GLU,		/* GeGLU / SwiGLU */
 	PROF_RESIDUAL,		/* residual adds */
 	PROF_COUNT

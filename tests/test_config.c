@@ -275,7 +275,7 @@ Test(config, signature_follows_the_registry)
 	cr_expect_eq(n, count - 1);
 	/* an op renamed */
 	ops[OP_MATMUL_Q8].variants = kernel_ops[OP_MATMUL_Q8].variants;
-	ops[OP_DOT].name = "dotp";
+	ops[OP_ATTENTION].name = "attn";
 	cr_expect_neq(registry_hash(ops, OP_COUNT, NULL), base);
 }
 
@@ -860,9 +860,9 @@ Test(config, write_refuses_what_it_cannot_store)
 	cr_expect_eq(config_write(f.cfg, &f.c, err, sizeof err), -1);
 	cr_expect(strstr(err, "phase prompt"), "%s", err);
 	f.c.phase[PHASE_PROMPT].threads = 1;
-	f.c.phase[PHASE_DECODE].v[OP_DOT] = &fake;
+	f.c.phase[PHASE_DECODE].v[OP_ATTENTION] = &fake;
 	cr_expect_eq(config_write(f.cfg, &f.c, err, sizeof err), -1);
-	cr_expect(strstr(err, "dot is not from its table"), "%s", err);
+	cr_expect(strstr(err, "attention is not from its table"), "%s", err);
 	fx_close(&f);
 }
 
@@ -904,18 +904,17 @@ Test(config, kernels_per_phase)
 
 /* --- generate() with a decode kernel set ---------------------------------- */
 
-/* A softmax that counts its calls: shows which set each phase used. */
-static int softmax_calls;
+/* An attention that counts its calls: shows which set each phase used. */
+static int attention_calls;
 
-static void counting_softmax(float *x, int n)
+static void counting_attention(const struct att_args *a)
 {
-	softmax_calls++;
-	KCALL((&(struct kernels){ .v[OP_SOFTMAX] = variant_reference(OP_SOFTMAX) }),
-	      OP_SOFTMAX, softmax)(x, n);
+	attention_calls++;
+	variant_reference(OP_ATTENTION)->fn.attention(a);
 }
 
 struct seen {
-	int calls_at[2];	/* softmax_calls when each phase began */
+	int calls_at[2];	/* attention_calls when each phase began */
 	int phases;
 };
 
@@ -925,7 +924,7 @@ static int note_phase(void *ctx, enum phase ph, char *err, size_t errlen)
 
 	(void)err;
 	(void)errlen;
-	s->calls_at[ph] = softmax_calls;
+	s->calls_at[ph] = attention_calls;
 	s->phases |= 1 << ph;
 	return 0;
 }
@@ -933,7 +932,7 @@ static int note_phase(void *ctx, enum phase ph, char *err, size_t errlen)
 Test(config, generate_switches_to_the_decode_set)
 {
 	static const struct variant counting = {
-		.name = "counting", .kind = KIND_EXACT, .fn.softmax = counting_softmax
+		.name = "counting", .kind = KIND_EXACT, .fn.attention = counting_attention
 	};
 	struct fx f;
 	struct kernels kp, kd;
@@ -947,7 +946,7 @@ Test(config, generate_switches_to_the_decode_set)
 	fx_open(&f);
 	cr_assert_eq(kernels_default(&kp, err, sizeof err), 0, "%s", err);
 	kd = kp;
-	kd.v[OP_SOFTMAX] = &counting;
+	kd.v[OP_ATTENTION] = &counting;
 	const struct kernels *sets[] = { &kp, &kd };
 	struct prep_stats ps;
 	cr_assert_eq(model_prepare(f.m, sets, 2, &ps, err, sizeof err), 0, "%s", err);
@@ -964,7 +963,7 @@ Test(config, generate_switches_to_the_decode_set)
 	cr_expect_eq(seen.calls_at[PHASE_DECODE], 0, "the prompt ran the decode set");
 	/* 4 decode evals ran the counting set; their count per eval is the
 	 * forward pass's business */
-	cr_expect_gt(softmax_calls, 0, "the decode evals did not use decode_k");
+	cr_expect_gt(attention_calls, 0, "the decode evals did not use decode_k");
 
 	/* same tokens as one set throughout: the switch changes no result */
 	session_free(s);

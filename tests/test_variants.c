@@ -28,9 +28,11 @@
  *   quantize   bit-exact bytes, every byte written, nothing else touched.
  *   rmsnorm    |o - ref| <= 8 u |ref| + 1e-37 (the double sums of squares
  *              differ only in order; at most one ulp of the scale).
- *   softmax    |y - ref| <= 16 u |ref| + 2^-140 (vexp <= 1 ulp from expf).
- *   dot        |s - ref| <= (2 n + 32) u sum_i |a_i b_i| + 1e-37.
- *   axpy       bit-exact (multiply then add, as the reference).
+ *   attention  per output row, vmax = max |v| it reads, S = max over
+ *              its positions of scale sum_i |q_i k_i|: |o - ref| <= vmax
+ *              (4 (2 hd + 32) u S + 32 u + 2 n_kv u) (the score's dot in
+ *              another order, softmax by vexp: 16 u, sums of p.v);
+ *              KIND_APPROX: err_bound vmax max(1, max |score|) instead.
  *   silu       |g - ref| <= 16 u |ref| + 1e-37.
  *   KIND_APPROX GLU ops: |g - ref| <= err_bound max(1, |g|) max(1, |u|);
  *   KIND_APPROX elsewhere: the bound above or err_bound, the larger. */
@@ -690,80 +692,6 @@ static void check_rmsnorm(const struct variant *v, const struct variant *ref,
 		}
 }
 
-static void check_softmax(const struct variant *v, const struct variant *ref,
-			  struct check *c)
-{
-	struct rng g = { c->seed };
-
-	for (int rep = 0; rep < 6; rep++)
-		for (int i = 0; i < N_LENS; i++) {
-			const int n = lens[i];
-			float *x = alloc_guarded((size_t)n);
-
-			/* attention scores: moderate, wide (underflow to
-			 * subnormals and 0), and with masked -inf entries */
-			for (int k = 0; k < n; k++)
-				x[k] = rep % 3 == 0 ? rng_float(&g, -20, 20) :
-				       rep % 3 == 1 ? rng_float(&g, -200, 10) :
-				       rng_int(&g, 0, 3) ? rng_float(&g, -8, 8) : -INFINITY;
-			x[rng_int(&g, 0, n - 1)] = rng_float(&g, -5, 5);
-
-			float *xr = copy_guarded(x, n);
-
-			v->fn.softmax(x, n);
-			ref->fn.softmax(xr, n);
-			check_guards(c, x, (size_t)n, "x");
-			for (int k = 0; k < n; k++)
-				cmp(c, x[k], xr[k],
-				    widen(v, 16 * U24 * fabsf(xr[k]) + 0x1p-140), "x", n, k);
-			free_guarded(x);
-			free_guarded(xr);
-		}
-}
-
-static void check_dot(const struct variant *v, const struct variant *ref,
-		      struct check *c)
-{
-	struct rng g = { c->seed };
-
-	for (int rep = 0; rep < 4; rep++)
-		for (int i = -1; i < N_LENS; i++) {
-			const int n = i < 0 ? 0 : lens[i];
-			float *a = rand_vec(&g, n), *b = rand_vec(&g, n);
-			double s = 0;
-
-			for (int k = 0; k < n; k++)
-				s += fabs((double)a[k] * b[k]);
-			cmp(c, v->fn.dot(a, b, n), ref->fn.dot(a, b, n),
-			    widen(v, (2.0 * n + 32) * U24 * s + 1e-37), "dot", n, 0);
-			free_guarded(a);
-			free_guarded(b);
-		}
-}
-
-static void check_axpy(const struct variant *v, const struct variant *ref,
-		       struct check *c)
-{
-	struct rng g = { c->seed };
-
-	for (int rep = 0; rep < 4; rep++)
-		for (int i = 0; i < N_LENS; i++) {
-			const int n = lens[i];
-			const float a = rng_float(&g, -3, 3);
-			float *y = rand_vec(&g, n), *x = rand_vec(&g, n);
-			float *yr = copy_guarded(y, n);
-
-			v->fn.axpy(y, a, x, n);
-			ref->fn.axpy(yr, a, x, n);
-			check_guards(c, y, (size_t)n, "y");
-			for (int k = 0; k < n; k++)
-				cmp(c, y[k], yr[k], widen(v, 0.0), "y", n, k);
-			free_guarded(y);
-			free_guarded(x);
-			free_guarded(yr);
-		}
-}
-
 /* g = act(g) * u: EXACT variants within 16 u relative; APPROX ones within
  * err_bound in units of max(1, |g|) max(1, |u|). */
 static void glu_run(const struct variant *v, const struct variant *ref,
@@ -869,6 +797,104 @@ static void check_rope(const struct variant *v, const struct variant *ref,
 			}
 }
 
+/* --- attention ---------------------------------------------------------- */
+
+/* One call: heads query heads of head_dim hd, a block of nt tokens at
+ * pos0, rows wider than their data (the other KV heads' heads and cache
+ * columns, as in the forward pass), scores of magnitude about qs.  The
+ * gaps between rows must stay poison, like the guards.  Bound per output
+ * row, vmax = max |v| over the positions it sees, smax = max |score|, S =
+ * max over positions of scale sum_i |q_i k_i|:
+ *   reference parts of another ISA (dot in another order, softmax with
+ *   vexp): vmax (4 (2 hd + 32) u S + 32 u + 2 n_kv u);
+ *   KIND_APPROX: err_bound vmax max(1, smax), the declared bound alone. */
+static void att_case(const struct variant *v, const struct variant *ref,
+		     struct check *c, struct rng *g, int hd, int heads, int nt,
+		     int pos0, float qs)
+{
+	const int n_kv = pos0 + nt, w = heads * hd;
+	const int ldq = w + rng_int(g, 0, 2) * hd + rng_int(g, 0, 3);
+	const int ldo = w + rng_int(g, 0, 1) * (hd + 1);
+	const int ldkv = hd * rng_int(g, 1, 3) + rng_int(g, 0, 1);
+	const size_t ns = ATT_SCRATCH(n_kv, nt * heads);
+	const float scale = 1.0f / sqrtf((float)hd);
+	float *q = rand_vec(g, nt * ldq), *k = alloc_guarded((size_t)n_kv * ldkv);
+	float *vv = rand_vec(g, n_kv * ldkv);
+	float *o = alloc_guarded((size_t)nt * ldo), *orf = alloc_guarded((size_t)nt * ldo);
+	float *sc = alloc_guarded(ns), *scr = alloc_guarded(ns);
+
+	for (int i = 0; i < nt * ldq; i++)
+		q[i] = rng_float(g, -qs, qs);
+	for (int i = 0; i < n_kv * ldkv; i++)
+		k[i] = rng_float(g, -1, 1);
+	struct att_args a = { q, k, vv, o, sc, nt, heads, hd, pos0, ldq, ldkv,
+			      ldo, scale };
+	v->fn.attention(&a);
+	a.out = orf;
+	a.scratch = scr;
+	ref->fn.attention(&a);
+	check_guards(c, o, (size_t)nt * ldo, "out");
+	check_guards(c, sc, ns, "scratch");
+	for (int t = 0; t < nt; t++)
+		for (int h = 0; h < heads; h++) {
+			const float *qh = q + (size_t)t * ldq + (size_t)h * hd;
+			double vmax = 0, smax = 0, S = 0, tol;
+
+			for (int p = 0; p <= pos0 + t; p++) {
+				double d = 0, m = 0;
+				for (int i = 0; i < hd; i++) {
+					d += (double)qh[i] * k[(size_t)p * ldkv + i];
+					m += fabs((double)qh[i] * k[(size_t)p * ldkv + i]);
+					vmax = fmax(vmax, fabsf(vv[(size_t)p * ldkv + i]));
+				}
+				smax = fmax(smax, fabs(d) * scale);
+				S = fmax(S, m * scale);
+			}
+			tol = v->kind == KIND_APPROX ?
+			      v->err_bound * vmax * fmax(1, smax) + 1e-37 :
+			      vmax * (4 * (2.0 * hd + 32) * U24 * S + 32 * U24 +
+				      2.0 * (pos0 + t + 1) * U24) + 1e-37;
+			for (int i = 0; i < hd; i++) {
+				const size_t e = (size_t)t * ldo + (size_t)h * hd + i;
+				cmp(c, o[e], orf[e], tol, "out", t * heads + h, i);
+			}
+		}
+	for (int t = 0; t < nt; t++)
+		for (int i = w; i < ldo; i++)
+			if (!is_poison(o[(size_t)t * ldo + i]))
+				fail(c, "hd %d heads %d: wrote out[%d][%d], past the "
+				     "%d heads", hd, heads, t, i, heads);
+	free_guarded(q);
+	free_guarded(k);
+	free_guarded(vv);
+	free_guarded(o);
+	free_guarded(orf);
+	free_guarded(sc);
+	free_guarded(scr);
+}
+
+/* Head sizes of the models (8: stories260K, 64, 128, 256: the seed model)
+ * and awkward ones; 1 to 4 query heads a KV head; blocks of tokens at
+ * pos0 = 0 and later, n_kv from 1 up, across the vector widths and the
+ * fused variants' tiles. */
+static void check_attention(const struct variant *v, const struct variant *ref,
+			    struct check *c)
+{
+	static const int hds[] = { 8, 64, 256, 20, 72, 100, 128 };
+	static const int blk[][2] = { /* pos0, nt */
+		{ 0, 1 }, { 0, 3 }, { 7, 1 }, { 0, 17 }, { 5, 16 }, { 33, 7 },
+		{ 100, 1 }, { 63, 2 }, { 127, 33 }, { 300, 5 }, { 1, 40 },
+	};
+	static const float qss[] = { 1, 8, 40 };
+	struct rng g = { c->seed };
+
+	for (size_t h = 0; h < sizeof hds / sizeof hds[0]; h++)
+		for (int heads = 1; heads <= 4; heads++)
+			for (size_t b = 0; b < sizeof blk / sizeof blk[0]; b++)
+				att_case(v, ref, c, &g, hds[h], heads, blk[b][1],
+					 blk[b][0], qss[(h + heads + b) % 3]);
+}
+
 /* --- the walk ---------------------------------------------------------- */
 
 typedef void (*checker_fn)(const struct variant *, const struct variant *,
@@ -881,9 +907,7 @@ static const checker_fn checkers[OP_COUNT] = {
 	[OP_MATMUL_F32] = check_matmul_f32,
 	[OP_QUANTIZE] = check_quantize,
 	[OP_RMSNORM] = check_rmsnorm,
-	[OP_SOFTMAX] = check_softmax,
-	[OP_DOT] = check_dot,
-	[OP_AXPY] = check_axpy,
+	[OP_ATTENTION] = check_attention,
 	[OP_GELU] = check_glu,
 	[OP_SILU] = check_glu,
 	[OP_ROPE] = check_rope,
@@ -1211,25 +1235,54 @@ static void rms_short(float *o, const float *x, const float *w, int n, float eps
 		o[i] = (x[i] * scale) * w[i];
 }
 
-static softmax_fn softmax_ref;
+static attention_fn att_ref;
 
-/* Correct, then nudges the largest output by 1e-5 relative. */
-static void softmax_nudge(float *x, int n)
+/* The attention of a without the causal mask inside the block: every
+ * token sees all pos0 + nt positions. */
+static void att_no_mask(const struct att_args *a)
 {
-	int m = 0;
+	for (int t = 0; t < a->nt; t++) {
+		struct att_args r = *a;
 
-	softmax_ref(x, n);
-	for (int i = 1; i < n; i++)
-		if (x[i] > x[m])
-			m = i;
-	x[m] *= 1.00001f;
+		r.q = a->q + (size_t)t * a->ldq;
+		r.out = a->out + (size_t)t * a->ldo;
+		r.nt = 1;
+		r.pos0 = a->pos0 + a->nt - 1;
+		att_ref(&r);
+	}
 }
 
-static void axpy_overrun(float *y, float a, const float *x, int n)
+/* Correct, then nudges one output by 1e-4 relative. */
+static void att_nudge(const struct att_args *a)
 {
-	for (int i = 0; i < n; i++)
-		y[i] += a * x[i];
-	y[n] = 0.0f;
+	att_ref(a);
+	a->out[(size_t)(a->nt - 1) * a->ldo] *= 1.0001f;
+}
+
+/* Correct, but writes the element after the last head of the last token. */
+static void att_overrun(const struct att_args *a)
+{
+	att_ref(a);
+	a->out[(size_t)(a->nt - 1) * a->ldo + (size_t)a->heads * a->hd] = 0.0f;
+}
+
+/* Every head reads the query of head 0. */
+static void att_head0(const struct att_args *a)
+{
+	for (int g = 0; g < a->heads; g++) {
+		struct att_args r = *a;
+
+		r.out = a->out + (size_t)g * a->hd;
+		r.heads = 1;
+		att_ref(&r);
+	}
+}
+
+/* Correct, but uses one float of scratch past ATT_SCRATCH. */
+static void att_scratch_overrun(const struct att_args *a)
+{
+	att_ref(a);
+	a->scratch[ATT_SCRATCH(a->pos0 + a->nt, a->nt * a->heads)] = 0.0f;
 }
 
 static glu_fn gelu_ref;
@@ -1396,12 +1449,19 @@ static const struct broken {
 	       "ties away from zero"),
 	BROKEN(OP_RMSNORM, "short_sum", KIND_EXACT, 0, rmsnorm, rms_short,
 	       "drops the last square"),
-	BROKEN(OP_SOFTMAX, "nudge", KIND_EXACT, 0, softmax, softmax_nudge,
-	       "1e-5 relative error on one output"),
-	BROKEN(OP_DOT, "no_tail", KIND_EXACT, 0, dot, dot_no_tail,
-	       "drops the n % 8 tail"),
-	BROKEN(OP_AXPY, "overrun", KIND_EXACT, 0, axpy, axpy_overrun,
-	       "writes y[n]"),
+	BROKEN(OP_ATTENTION, "no_mask", KIND_EXACT, 0, attention, att_no_mask,
+	       "no causal mask inside the block"),
+	BROKEN(OP_ATTENTION, "nudge", KIND_EXACT, 0, attention, att_nudge,
+	       "1e-4 relative error on one output"),
+	/* the bound the flash variants declare */
+	BROKEN(OP_ATTENTION, "nudge_approx", KIND_APPROX, 4e-6, attention,
+	       att_nudge, "1e-4 relative error against err_bound 4e-6"),
+	BROKEN(OP_ATTENTION, "overrun", KIND_EXACT, 0, attention, att_overrun,
+	       "writes past its heads"),
+	BROKEN(OP_ATTENTION, "head0", KIND_EXACT, 0, attention, att_head0,
+	       "every head reads the query of head 0"),
+	BROKEN(OP_ATTENTION, "scratch", KIND_EXACT, 0, attention,
+	       att_scratch_overrun, "writes past its scratch"),
 	BROKEN(OP_GELU, "bumped", KIND_APPROX, 1e-6, glu, gelu_bumped,
 	       "1e-5 error against err_bound 1e-6"),
 	/* the bound gelu/avx2 declares */
@@ -1414,7 +1474,7 @@ static const struct broken {
 Test(variants, checks_catch_broken_variants)
 {
 	q8_ref = ref_of(OP_MATMUL_Q8)->fn.matmul_q8;
-	softmax_ref = ref_of(OP_SOFTMAX)->fn.softmax;
+	att_ref = ref_of(OP_ATTENTION)->fn.attention;
 	gelu_ref = ref_of(OP_GELU)->fn.glu;
 
 	for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++)

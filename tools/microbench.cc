@@ -24,6 +24,11 @@
  * rope: variants flagged VF_ROPE_TABLE get the table rope_fill builds,
  * the others cs = NULL, as a session gives them.
  *
+ * attention: one call as the forward pass makes it for the default model
+ * (the 3 query heads of its KV head): a decode step at depth 512, and the
+ * last query blocks of pp128 and pp512 (q, k, v uniform in [-1, 1),
+ * scale 1: scores of a few units).
+ *
  * Own flag: --mb_brief prints one console line per benchmark (the median,
  * with cv as a counter) instead of every run and aggregate. */
 #include <benchmark/benchmark.h>
@@ -218,6 +223,7 @@ std::vector<struct op_shape> shapes_for(int op)
 		s.rows = r;
 		s.cols = c;
 		s.nt = nt;
+		s.pos0 = 0;
 		v.push_back(s);
 	};
 	switch (op) {
@@ -246,13 +252,15 @@ std::vector<struct op_shape> shapes_for(int op)
 	case OP_RMSNORM:
 		add(1, kEmbd, 1);
 		break;
-	case OP_SOFTMAX:
-		for (int n : { 64, 512, 2048 })
-			add(1, n, 1);
-		break;
-	case OP_DOT:
-	case OP_AXPY:
-		add(1, kHeadDim, 1);
+	case OP_ATTENTION:
+		/* the 3 query heads of the KV head: a decode step at depth 512,
+		 * the last query block of pp128 and of pp512 (forward.c) */
+		add(kHeads, kHeadDim, 1);
+		v.back().pos0 = 511;
+		add(kHeads, kHeadDim, 16);
+		v.back().pos0 = 112;
+		add(kHeads, kHeadDim, 32);
+		v.back().pos0 = 480;
 		break;
 	case OP_GELU:
 	case OP_SILU:
@@ -281,6 +289,10 @@ std::string case_name(int op, const struct variant *v, const struct op_shape &s)
 		break;
 	case OP_ROPE:
 		snprintf(b, sizeof b, "%s/%s/%dx%d/pos:%d", o, v->name, s.rows, s.cols, kRopePos);
+		break;
+	case OP_ATTENTION:
+		snprintf(b, sizeof b, "%s/%s/%dx%d/nt:%d/pos:%d", o, v->name, s.rows,
+			 s.cols, s.nt, s.pos0);
 		break;
 	default:
 		if (s.nt > 1)
@@ -436,41 +448,6 @@ void bm_vec(benchmark::State &st, Case *c)
 		elem_counters(st, n, 12.0 * n);
 		break;
 	}
-	case OP_SOFTMAX: {
-		const float *x0 = randf("sm_x" + k, n, -10, 10);
-		int i = 0;
-		memcpy(a, x0, (size_t)n * 4);
-		for (auto _ : st) {
-			if (++i == kRestore) {
-				memcpy(a, x0, (size_t)n * 4);
-				i = 0;
-			}
-			v->fn.softmax(a, n);
-			benchmark::ClobberMemory();
-		}
-		elem_counters(st, n, 8.0 * n);
-		break;
-	}
-	case OP_DOT: {
-		const float *x = randf("dot_a" + k, n, -1, 1);
-		const float *y = randf("dot_b" + k, n, -1, 1);
-		for (auto _ : st)
-			benchmark::DoNotOptimize(v->fn.dot(x, y, n));
-		elem_counters(st, n, 8.0 * n);
-		break;
-	}
-	case OP_AXPY: {
-		const float *x = randf("axpy_x" + k, n, -1, 1);
-		float s = 0.25f;
-		memcpy(a, randf("axpy_y" + k, n, -1, 1), (size_t)n * 4);
-		for (auto _ : st) {
-			v->fn.axpy(a, s, x, n);	/* +s then -s: y stays put */
-			s = -s;
-			benchmark::ClobberMemory();
-		}
-		elem_counters(st, n, 12.0 * n);
-		break;
-	}
 	case OP_GELU:
 	case OP_SILU: {
 		const float *g0 = randf("glu_g" + k, n, -4, 4);
@@ -512,6 +489,43 @@ void bm_rope(benchmark::State &st, Case *c)
 		benchmark::ClobberMemory();
 	}
 	elem_counters(st, (double)nh * t.n_rot, 8.0 * n);
+}
+
+/* One attention call: rows query heads of cols floats sharing one KV
+ * head, nt tokens at pos0 (q scaled as gemma's); MAC/s counts q.k and p.v. */
+void bm_attention(benchmark::State &st, Case *c)
+{
+	const int heads = c->s.rows, hd = c->s.cols, nt = c->s.nt, pos0 = c->s.pos0;
+	const int n_kv = pos0 + nt, w = heads * hd;
+	const float *q = randf(keyf("att_q/%d/nt:%d", w, nt), (size_t)nt * w, -1, 1);
+	const float *k = randf(keyf("att_k/%d/%d", hd, n_kv), (size_t)n_kv * hd, -1, 1);
+	const float *v = randf(keyf("att_v/%d/%d", hd, n_kv), (size_t)n_kv * hd, -1, 1);
+	float *o = (float *)cached(keyf("att_o/%d/nt:%d", w, nt), (size_t)nt * w * 4,
+				   [](void *) {})->p;
+	const size_t ns = ATT_SCRATCH(n_kv, nt * heads);
+	float *sc = (float *)cached(keyf("att_s/%d/%d", (int)ns), ns * 4, [](void *) {})->p;
+	struct att_args a;
+
+	a.q = q;
+	a.k = k;
+	a.v = v;
+	a.out = o;
+	a.scratch = sc;
+	a.nt = nt;
+	a.heads = heads;
+	a.hd = hd;
+	a.pos0 = pos0;
+	a.ldq = a.ldo = w;
+	a.ldkv = hd;
+	a.scale = 1.0f;
+	for (auto _ : st) {
+		c->v->fn.attention(&a);
+		benchmark::ClobberMemory();
+	}
+	const double scores = (double)heads * ((double)nt * (pos0 + 1) + nt * (nt - 1) / 2.0);
+	set_rate(st, "MAC/s", 2 * scores * hd);
+	st.SetBytesProcessed((int64_t)(4.0 * (2.0 * n_kv * hd + 2.0 * nt * w) *
+				       (double)st.iterations()));
 }
 
 /* Registers every (op, usable variant, fitting shape); returns the count. */
@@ -565,6 +579,10 @@ int register_all()
 					break;
 				case OP_ROPE:
 					fn = bm_rope;
+					break;
+				case OP_ATTENTION:
+					fn = bm_attention;
+					unit = benchmark::kMicrosecond;
 					break;
 				default:
 					fn = bm_vec;

@@ -96,9 +96,7 @@ unsigned tune_prof_mask(int op)
 	case OP_RMSNORM: return 1u << PROF_RMSNORM;
 	case OP_ROPE: return 1u << PROF_ROPE;
 	case OP_GELU: case OP_SILU: return 1u << PROF_GLU;
-	case OP_DOT: return 1u << PROF_ATT_DOT;
-	case OP_SOFTMAX: return 1u << PROF_ATT_SOFTMAX;
-	case OP_AXPY: return 1u << PROF_ATT_AXPY;
+	case OP_ATTENTION: return 1u << PROF_ATTENTION;
 	default: return 0;
 	}
 }
