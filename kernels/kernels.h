@@ -40,6 +40,20 @@ typedef void (*rmsnorm_fn)(float *o, const float *x, const float *w, int n,
 /* g = act(g) * u over n entries (GeGLU / SwiGLU). */
 typedef void (*glu_fn)(float *g, const float *u, int n);
 
+/* Fused element-wise ops that end in a matmul input (n % 32 == 0, one
+ * token row).  Each replaces a composition of the ops above, which is its
+ * reference ("unfused": the reference kernels one after the other).  In
+ * the forward pass the reference stands for the unfused path, the
+ * rmsnorm (gelu, silu) and quantize variants in use run one after the
+ * other; a fused variant replaces them for that step.
+ *
+ * norm_q8: x += d (d NULL: no add; the residual), o = x / rms(x) * w (as
+ * rmsnorm_fn), q = the n / 32 Q8_0 blocks of o (as quantize_fn). */
+typedef void (*norm_q8_fn)(float *x, const float *d, const float *w, int n,
+			   float eps, float *o, block_q8_0 *q);
+/* glu_q8: g = act(g) * u (as glu_fn), q = the Q8_0 blocks of g. */
+typedef void (*glu_q8_fn)(float *g, const float *u, int n, block_q8_0 *q);
+
 /* RoPE parameters for one model (model/ fills it; the cached variant owns
  * the cos/sin table built by rope_prepare). */
 struct rope_tab {
@@ -93,6 +107,9 @@ enum op_id {
 	OP_GELU,
 	OP_SILU,
 	OP_ROPE,
+	OP_NORM_Q8,
+	OP_GELU_Q8,
+	OP_SILU_Q8,
 	OP_COUNT
 };
 
@@ -135,6 +152,8 @@ struct variant {
 		rmsnorm_fn rmsnorm;
 		attention_fn attention;
 		glu_fn glu;
+		norm_q8_fn norm_q8;
+		glu_q8_fn glu_q8;
 		rope_fn rope;
 	} fn;
 };

@@ -127,6 +127,27 @@ static const struct variant silu_tab[] = {
 	REF("exact", glu, silu_exact),
 	{ 0 }
 };
+/* The fused ops: each fused variant computes what the same ISA's
+ * rmsnorm (gelu, silu) and quantize variants compute, in one pass; the
+ * bounds are those variants' */
+static const struct variant norm_q8_tab[] = {
+	EXACT("avx512", NEEDS_AVX512, norm_q8, norm_q8_avx512),
+	EXACT("avx2", NEEDS_AVX2, norm_q8, norm_q8_avx2),
+	REF("unfused", norm_q8, norm_q8_unfused),
+	{ 0 }
+};
+static const struct variant gelu_q8_tab[] = {
+	APPROX("avx512", NEEDS_AVX512, GELU_VEXP_BOUND, glu_q8, gelu_q8_avx512),
+	APPROX("avx2", NEEDS_AVX2, GELU_VEXP_BOUND, glu_q8, gelu_q8_avx2),
+	REF("unfused", glu_q8, gelu_q8_unfused),
+	{ 0 }
+};
+static const struct variant silu_q8_tab[] = {
+	EXACT("avx512", NEEDS_AVX512, glu_q8, silu_q8_avx512),
+	EXACT("avx2", NEEDS_AVX2, glu_q8, silu_q8_avx2),
+	REF("unfused", glu_q8, silu_q8_unfused),
+	{ 0 }
+};
 static const struct variant rope_tab[] = {
 	{ .name = "cached", .kind = KIND_EXACT, .flags = VF_ROPE_TABLE,
 	  .fn.rope = rope_cached },
@@ -145,6 +166,9 @@ const struct op_desc kernel_ops[OP_COUNT] = {
 	[OP_GELU] = { "gelu", gelu_tab },
 	[OP_SILU] = { "silu", silu_tab },
 	[OP_ROPE] = { "rope", rope_tab },
+	[OP_NORM_Q8] = { "norm_q8", norm_q8_tab },
+	[OP_GELU_Q8] = { "gelu_q8", gelu_q8_tab },
+	[OP_SILU_Q8] = { "silu_q8", silu_q8_tab },
 };
 
 const char *variant_unusable(const struct variant *v)

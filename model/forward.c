@@ -350,12 +350,16 @@ static void attention(struct session *s, int il, int nt, float scale)
 
 /* --- element-wise in parallel -------------------------------------------- */
 
+/* g = act(g) * u over n floats in 64-float pieces; with q (a fused glu_q8
+ * variant v), also the Q8_0 blocks of g, the pieces then whole blocks. */
 struct glu_job {
 	const struct kernels *k;
 	enum op_id op;
 	float *g;
 	const float *u;
 	int n;
+	const struct variant *v;	/* the fused variant, or NULL */
+	block_q8_0 *q;
 };
 
 static void glu_task(void *ctx, int ith, int nth)
@@ -364,7 +368,11 @@ static void glu_task(void *ctx, int ith, int nth)
 	int a, b;
 
 	split(j->n, 64, ith, nth, &a, &b);
-	if (a < b)
+	if (a >= b)
+		return;
+	if (j->v)
+		j->v->fn.glu_q8(j->g + a, j->u + a, b - a, j->q + a / QK8_0);
+	else
 		j->k->v[j->op]->fn.glu(j->g + a, j->u + a, b - a);
 }
 
@@ -382,6 +390,30 @@ struct ew_job {
 	int pos;		/* rope: position of row 0 */
 	float qscale;		/* rope: q is scaled by it after rotating (1: not) */
 };
+
+/* Rows [0, nt) of x (E floats each): x += d (the residual, if d), o =
+ * rmsnorm(x) * w and its Q8_0 blocks into q, by a fused norm_q8 v. */
+struct norm_q8_job {
+	struct session *s;
+	const struct variant *v;
+	float *x, *o;
+	const float *d, *w;
+	block_q8_0 *q;
+	int nt, E;
+};
+
+static void norm_q8_task(void *ctx, int ith, int nth)
+{
+	const struct norm_q8_job *j = ctx;
+	const size_t E = (size_t)j->E;
+	int a, b;
+
+	split(j->nt, 1, ith, nth, &a, &b);
+	for (int t = a; t < b; t++)
+		j->v->fn.norm_q8(j->x + t * E, j->d ? j->d + t * E : NULL, j->w,
+				 j->E, j->s->m->hp.eps, j->o + t * E,
+				 j->q + t * (E / QK8_0));
+}
 
 static void rmsnorm_task(void *ctx, int ith, int nth)
 {
@@ -462,19 +494,89 @@ static void rope_task(void *ctx, int ith, int nth)
 	}
 }
 
-static void layer_forward(struct session *s, int il, int nt)
+/* The variant of a fused op if it is to run: the chosen one, unless it
+ * is the reference (the unfused path) or the step's matmuls do not all
+ * take Q8_0 input (q8 == 0). */
+static const struct variant *fused(const struct session *s, enum op_id op,
+				   int q8)
+{
+	const struct variant *v = s->k->v[op];
+
+	return q8 && v != variant_reference(op) ? v : NULL;
+}
+
+/* The norm before a group of matmuls: x += d (the residual, if d), then
+ * xb = rmsnorm(x) * w for nt rows.  With a fused norm_q8 variant (and q8:
+ * the group's weights are all Q8_0) the group's quantized input is made
+ * in the same pass and left in act for the group's matmuls (matmul_again);
+ * otherwise act is marked stale and the first matmul converts xb.  The
+ * fused step is profiled as rmsnorm. */
+static void norm_step(struct session *s, const float *d, const float *w,
+		      int nt, int q8)
+{
+	const int E = s->m->hp.n_embd;
+	struct norm_q8_job j = { s, fused(s, OP_NORM_Q8, q8), s->x, s->xb, d, w,
+				 s->act, nt, E };
+	uint64_t t0;
+
+	s->act_x = NULL;
+	if (!j.v) {
+		if (d)
+			residual_add(s, d, (size_t)nt * E);
+		rmsnorm_rows(s, s->xb, s->x, w, nt);
+		return;
+	}
+	t0 = prof_tick(s);
+	if (nt >= 2)
+		pool_run(s->pool, norm_q8_task, &j);
+	else
+		norm_q8_task(&j, 0, 1);
+	prof_add(s, PROF_RMSNORM, t0, (double)nt * E * (sizeof(float) *
+		 (d ? 5 : 3) + sizeof(block_q8_0) / (double)QK8_0), 0);
+	s->act_x = s->xb, s->act_nt = nt, s->act_type = GGML_TYPE_Q8_0;
+}
+
+/* hb = act(hb) * hb2 over nt rows of n_ff; with a fused gelu_q8 or
+ * silu_q8 variant (and q8: w_down is Q8_0) also the down matmul's input,
+ * left in act as norm_step leaves it. */
+static void glu_step(struct session *s, int nt, int q8)
+{
+	const int gemma = s->m->hp.arch == ARCH_GEMMA, F = s->m->hp.n_ff;
+	struct glu_job gj = { s->k, gemma ? OP_GELU : OP_SILU, s->hb, s->hb2,
+			      nt * F, fused(s, gemma ? OP_GELU_Q8 : OP_SILU_Q8, q8),
+			      s->act };
+	const uint64_t t0 = prof_tick(s);
+
+	s->act_x = NULL;
+	pool_run(s->pool, glu_task, &gj);
+	prof_add(s, PROF_GLU, t0, (double)nt * F * (3.0 * sizeof(float) +
+		 (gj.v ? sizeof(block_q8_0) / (double)QK8_0 : 0)), 0);
+	if (gj.v)
+		s->act_x = s->hb, s->act_nt = nt, s->act_type = GGML_TYPE_Q8_0;
+}
+
+static int all_q8(const struct wmat *a, const struct wmat *b,
+		  const struct wmat *c)
+{
+	return a->type == GGML_TYPE_Q8_0 && b->type == GGML_TYPE_Q8_0 &&
+	       (!c || c->type == GGML_TYPE_Q8_0);
+}
+
+/* One layer over nt tokens; d: the residual still to be added to x (the
+ * previous layer's down projection), or NULL.  Leaves its own down
+ * projection in xb2, not yet added: the next norm step adds it. */
+static void layer_forward(struct session *s, int il, int nt, const float *d)
 {
 	const struct model *m = s->m;
 	const struct hparams *hp = &m->hp;
 	const struct layer *l = &m->layers[il];
-	const struct kernels *k = s->k;
 	const int E = hp->n_embd, F = hp->n_ff;
 	float *kc = s->kc + ((size_t)il * s->n_ctx + s->pos) * s->kvdim;
 	float *vc = s->vc + ((size_t)il * s->n_ctx + s->pos) * s->kvdim;
 	uint64_t t0;
 
-	rmsnorm_rows(s, s->xb, s->x, l->attn_norm, nt);
-	matmul(s, &l->wq, s->xb, nt, s->q, s->qdim, PROF_MM_QKV);
+	norm_step(s, d, l->attn_norm, nt, all_q8(&l->wq, &l->wk, &l->wv));
+	matmul_again(s, &l->wq, s->xb, nt, s->q, s->qdim, PROF_MM_QKV);
 	/* k and v straight into the cache */
 	matmul_again(s, &l->wk, s->xb, nt, kc, s->kvdim, PROF_MM_QKV);
 	matmul_again(s, &l->wv, s->xb, nt, vc, s->kvdim, PROF_MM_QKV);
@@ -491,18 +593,12 @@ static void layer_forward(struct session *s, int il, int nt)
 	attention(s, il, nt, hp->arch == ARCH_GEMMA ? 1.0f : scale);
 
 	matmul(s, &l->wo, s->att, nt, s->xb2, E, PROF_MM_ATTN_OUT);
-	residual_add(s, s->xb2, (size_t)nt * E);
 
-	rmsnorm_rows(s, s->xb, s->x, l->ffn_norm, nt);
-	matmul(s, &l->w_gate, s->xb, nt, s->hb, F, PROF_MM_FFN_UP);
+	norm_step(s, s->xb2, l->ffn_norm, nt, all_q8(&l->w_gate, &l->w_up, NULL));
+	matmul_again(s, &l->w_gate, s->xb, nt, s->hb, F, PROF_MM_FFN_UP);
 	matmul_again(s, &l->w_up, s->xb, nt, s->hb2, F, PROF_MM_FFN_UP);
-	t0 = prof_tick(s);
-	struct glu_job gj = { k, hp->arch == ARCH_GEMMA ? OP_GELU : OP_SILU,
-			      s->hb, s->hb2, nt * F };
-	pool_run(s->pool, glu_task, &gj);
-	prof_add(s, PROF_GLU, t0, 3.0 * sizeof(float) * nt * F, 0);
-	matmul(s, &l->w_down, s->hb, nt, s->xb2, E, PROF_MM_FFN_DOWN);
-	residual_add(s, s->xb2, (size_t)nt * E);
+	glu_step(s, nt, l->w_down.type == GGML_TYPE_Q8_0);
+	matmul_again(s, &l->w_down, s->hb, nt, s->xb2, E, PROF_MM_FFN_DOWN);
 }
 
 /* One ubatch of nt <= cap tokens. */
@@ -526,7 +622,9 @@ static void eval_ubatch(struct session *s, const int32_t *tok, int nt,
 	prof_add(s, PROF_EMBED, t0, (double)nt * (wmat_bytes_as(&m->tok_embd,
 		 NULL) / m->tok_embd.rows + E * sizeof(float)), 0);
 	for (int il = 0; il < hp->n_layer; il++)
-		layer_forward(s, il, nt);
+		layer_forward(s, il, nt, il ? s->xb2 : NULL);
+	if (hp->n_layer > 0)	/* the last layer's residual */
+		residual_add(s, s->xb2, (size_t)nt * E);
 	s->pos += nt;
 	if (!logits)
 		return;

@@ -47,6 +47,7 @@
 #include "cpu.h"
 #include "kernels.h"
 #include "rng.h"
+#include "variants.h"
 
 #define U24 (1.0 / 16777216.0)
 #define GUARD 19		/* poisoned elements either side of outputs */
@@ -895,6 +896,139 @@ static void check_attention(const struct variant *v, const struct variant *ref,
 					 blk[b][0], qss[(h + heads + b) % 3]);
 }
 
+/* --- fused element-wise ops (norm_q8, gelu_q8, silu_q8) ------------------ */
+
+/* The blocks a fused op wrote (q, nb of them, with a poisoned block either
+ * side) must be exactly quantize_scalar of the floats it also wrote (v):
+ * the quantizing is exact given its input, which the caller checks
+ * against the reference within the composed op's bound. */
+static void fused_q_check(struct check *c, const block_q8_0 *q, const float *v,
+			  int n, const char *what)
+{
+	const int nb = n / QK8_0;
+	block_q8_0 *want = malloc((size_t)nb * sizeof *want);
+
+	cr_assert(want, "out of memory");
+	quantize_scalar(v, want, n);
+	c->checks += nb;
+	for (int b = 0; b < nb; b++)
+		if (memcmp(q + b, want + b, sizeof *want)) {
+			fail(c, "%s n %d: block %d is not the quantized output "
+			     "(d %#x, reference %#x)", what, n, b, q[b].d, want[b].d);
+			break;
+		}
+	free(want);
+}
+
+/* nb blocks of 0xa5 bytes with one more either side; returns the first
+ * of the nb.  free_blocks checks the two outer ones. */
+static block_q8_0 *alloc_blocks(int nb)
+{
+	block_q8_0 *q = malloc((size_t)(nb + 2) * sizeof *q);
+
+	cr_assert(q, "out of memory");
+	memset(q, 0xa5, (size_t)(nb + 2) * sizeof *q);
+	return q + 1;
+}
+
+static void free_blocks(struct check *c, block_q8_0 *q, int nb)
+{
+	static const unsigned char p[sizeof(block_q8_0)] = {
+		0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5,
+		0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5,
+		0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5,
+		0xa5,
+	};
+
+	if (memcmp(q - 1, p, sizeof p) || memcmp(q + nb, p, sizeof p))
+		fail(c, "q: wrote outside its %d blocks", nb);
+	free(q - 1);
+}
+
+static const int fused_lens[] = { 32, 64, 96, 768, 2304, 4096 };
+#define N_FUSED_LENS (int)(sizeof fused_lens / sizeof fused_lens[0])
+
+/* norm_q8: the residual x after the add bit for bit (one float add each),
+ * o within rmsnorm's bound of the reference, q the blocks of o; with and
+ * without the add. */
+static void check_norm_q8(const struct variant *v, const struct variant *ref,
+			  struct check *c)
+{
+	struct rng g = { c->seed };
+
+	for (int rep = 0; rep < 4; rep++)
+		for (int i = 0; i < N_FUSED_LENS; i++) {
+			const int n = fused_lens[i], nb = n / QK8_0;
+			const float eps = rep & 2 ? 1e-6f : 1e-5f;
+			float *x = rand_vec(&g, n), *d = rand_vec(&g, n);
+			float *w = rand_vec(&g, n), *xr = copy_guarded(x, n);
+			float *o = alloc_guarded((size_t)n), *orf = alloc_guarded((size_t)n);
+			block_q8_0 *q = alloc_blocks(nb), *qr = alloc_blocks(nb);
+			const float *dd = rep & 1 ? NULL : d;
+
+			v->fn.norm_q8(x, dd, w, n, eps, o, q);
+			ref->fn.norm_q8(xr, dd, w, n, eps, orf, qr);
+			check_guards(c, x, (size_t)n, "x");
+			check_guards(c, o, (size_t)n, "o");
+			for (int k = 0; k < n; k++) {
+				cmp(c, x[k], xr[k], 0, "x", n, k);
+				cmp(c, o[k], orf[k], widen(v, 8 * U24 * fabsf(orf[k]) + 1e-37),
+				    "o", n, k);
+			}
+			fused_q_check(c, q, o, n, "norm_q8");
+			free_blocks(c, q, nb);
+			free_blocks(c, qr, nb);
+			free_guarded(x);
+			free_guarded(d);
+			free_guarded(w);
+			free_guarded(xr);
+			free_guarded(o);
+			free_guarded(orf);
+		}
+}
+
+/* gelu_q8, silu_q8: g as the GLU ops' checker bounds it (APPROX: err_bound
+ * in units of max(1, |g|) max(1, |u|); else 16 u relative), q the blocks
+ * of g. */
+static void check_glu_q8(const struct variant *v, const struct variant *ref,
+			 struct check *c)
+{
+	struct rng g = { c->seed };
+
+	for (int rep = 0; rep < 4; rep++)
+		for (int i = 0; i < N_FUSED_LENS; i++) {
+			const int n = fused_lens[i], nb = n / QK8_0;
+			const float s = rep == 3 ? 100.0f : 8.0f;
+			float *g0 = alloc_guarded((size_t)n), *u = alloc_guarded((size_t)n);
+			float *gv, *gr;
+			block_q8_0 *q = alloc_blocks(nb), *qr = alloc_blocks(nb);
+
+			for (int k = 0; k < n; k++) {
+				g0[k] = rng_float(&g, -s, s);
+				u[k] = rng_float(&g, -2, 2);
+			}
+			gv = copy_guarded(g0, n);
+			gr = copy_guarded(g0, n);
+			v->fn.glu_q8(gv, u, n, q);
+			ref->fn.glu_q8(gr, u, n, qr);
+			check_guards(c, gv, (size_t)n, "g");
+			for (int k = 0; k < n; k++) {
+				double tol = v->kind == KIND_APPROX ?
+					v->err_bound * fmax(1, fabsf(g0[k])) *
+					fmax(1, fabsf(u[k])) :
+					16 * U24 * fabsf(gr[k]) + 1e-37;
+				cmp(c, gv[k], gr[k], tol, "g", n, k);
+			}
+			fused_q_check(c, q, gv, n, "glu_q8");
+			free_blocks(c, q, nb);
+			free_blocks(c, qr, nb);
+			free_guarded(g0);
+			free_guarded(u);
+			free_guarded(gv);
+			free_guarded(gr);
+		}
+}
+
 /* --- the walk ---------------------------------------------------------- */
 
 typedef void (*checker_fn)(const struct variant *, const struct variant *,
@@ -911,6 +1045,9 @@ static const checker_fn checkers[OP_COUNT] = {
 	[OP_GELU] = check_glu,
 	[OP_SILU] = check_glu,
 	[OP_ROPE] = check_rope,
+	[OP_NORM_Q8] = check_norm_q8,
+	[OP_GELU_Q8] = check_glu_q8,
+	[OP_SILU_Q8] = check_glu_q8,
 };
 
 /* The seed for this run: Q8TUNE_TEST_SEED if set, else fresh. */
@@ -1235,6 +1372,32 @@ static void rms_short(float *o, const float *x, const float *w, int n, float eps
 		o[i] = (x[i] * scale) * w[i];
 }
 
+/* Fused ops, broken: the add skipped; a block quantized from the input
+ * instead of the output; the blocks right but g left as it was. */
+static void norm_q8_no_add(float *x, const float *d, const float *w, int n,
+			   float eps, float *o, block_q8_0 *q)
+{
+	(void)d;
+	norm_q8_unfused(x, NULL, w, n, eps, o, q);
+}
+
+static void norm_q8_stale_block(float *x, const float *d, const float *w,
+				int n, float eps, float *o, block_q8_0 *q)
+{
+	norm_q8_unfused(x, d, w, n, eps, o, q);
+	quantize_scalar(x + n - QK8_0, q + n / QK8_0 - 1, QK8_0);
+}
+
+static void gelu_q8_g_kept(float *g, const float *u, int n, block_q8_0 *q)
+{
+	float *t = malloc((size_t)n * sizeof *t);
+
+	cr_assert(t, "out of memory");
+	memcpy(t, g, (size_t)n * sizeof *t);
+	gelu_q8_unfused(t, u, n, q);
+	free(t);
+}
+
 static attention_fn att_ref;
 
 /* The attention of a without the causal mask inside the block: every
@@ -1468,6 +1631,12 @@ static const struct broken {
 	BROKEN(OP_GELU, "expform", KIND_APPROX, 4e-7, glu, gelu_expform,
 	       "tanh by exp: NaN once exp overflows"),
 	BROKEN(OP_SILU, "flush", KIND_EXACT, 0, glu, silu_flush, "0 below -20"),
+	BROKEN(OP_NORM_Q8, "no_add", KIND_EXACT, 0, norm_q8, norm_q8_no_add,
+	       "skips the residual add"),
+	BROKEN(OP_NORM_Q8, "stale_block", KIND_EXACT, 0, norm_q8,
+	       norm_q8_stale_block, "quantizes its last block from x, not o"),
+	BROKEN(OP_GELU_Q8, "g_kept", KIND_APPROX, 4e-7, glu_q8, gelu_q8_g_kept,
+	       "writes the blocks but leaves g unchanged"),
 };
 #undef BROKEN
 

@@ -264,8 +264,14 @@ std::vector<struct op_shape> shapes_for(int op)
 		break;
 	case OP_GELU:
 	case OP_SILU:
+	case OP_GELU_Q8:
+	case OP_SILU_Q8:
 		add(1, kFf, 1);
 		add(1, kFf, 64);
+		break;
+	case OP_NORM_Q8:	/* one call per token row */
+		add(1, kEmbd, 1);
+		add(1, kEmbd, 64);
 		break;
 	case OP_ROPE:
 		add(kHeads, kHeadDim, 1);
@@ -306,7 +312,7 @@ std::string case_name(int op, const struct variant *v, const struct op_shape &s)
 /* The op_shape handed to fits(): what one kernel call sees. */
 struct op_shape call_shape(int op, struct op_shape s)
 {
-	if (op == OP_GELU || op == OP_SILU) {
+	if (op == OP_GELU || op == OP_SILU || op == OP_GELU_Q8 || op == OP_SILU_Q8) {
 		s.cols *= s.nt;
 		s.nt = 1;
 	}
@@ -463,6 +469,49 @@ void bm_vec(benchmark::State &st, Case *c)
 			benchmark::ClobberMemory();
 		}
 		elem_counters(st, n, 12.0 * n);
+		break;
+	}
+	case OP_GELU_Q8:
+	case OP_SILU_Q8: {	/* glu plus the blocks of g */
+		const float *g0 = randf("glu_g" + k, n, -4, 4);
+		const float *u = randf("glu_u" + k, n, -2, 2);
+		block_q8_0 *q = (block_q8_0 *)cached("fused_q" + k,
+			(size_t)n / QK8_0 * sizeof(block_q8_0), [](void *) {})->p;
+		int i = 0;
+		memcpy(a, g0, (size_t)n * 4);
+		for (auto _ : st) {
+			if (++i == kRestore) {
+				memcpy(a, g0, (size_t)n * 4);
+				i = 0;
+			}
+			v->fn.glu_q8(a, u, n, q);
+			benchmark::ClobberMemory();
+		}
+		elem_counters(st, n, (12.0 + 34.0 / 32) * n);
+		break;
+	}
+	case OP_NORM_Q8: {	/* residual add, rmsnorm, blocks: per row */
+		const int E = c->s.cols, nt = c->s.nt;
+		const float *x0 = randf("rms_x" + k, n, -4, 4);
+		const float *d = randf("rms_d" + k, n, -1, 1);
+		const float *w = randf("rms_w" + keyf("/%d", E), E, 0.5f, 1.5f);
+		float *x = (float *)cached("norm_x" + k, (size_t)n * 4, [](void *) {})->p;
+		block_q8_0 *q = (block_q8_0 *)cached("fused_q" + k,
+			(size_t)n / QK8_0 * sizeof(block_q8_0), [](void *) {})->p;
+		int i = 0;
+		memcpy(x, x0, (size_t)n * 4);
+		for (auto _ : st) {
+			if (++i == kRestore) {	/* the adds accumulate */
+				memcpy(x, x0, (size_t)n * 4);
+				i = 0;
+			}
+			for (int t = 0; t < nt; t++)
+				v->fn.norm_q8(x + (size_t)t * E, d + (size_t)t * E, w, E,
+					      1e-6f, a + (size_t)t * E,
+					      q + (size_t)t * (E / QK8_0));
+			benchmark::ClobberMemory();
+		}
+		elem_counters(st, n, (20.0 + 34.0 / 32) * n);
 		break;
 	}
 	default:

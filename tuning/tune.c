@@ -80,6 +80,10 @@ int tune_op_used(struct model *m, int op)
 	case OP_MATMUL_F32: return (types >> 3) & 1;
 	case OP_GELU: return m->hp.arch == ARCH_GEMMA;
 	case OP_SILU: return m->hp.arch == ARCH_LLAMA;
+	/* the fused ops make Q8_0 matmul inputs */
+	case OP_NORM_Q8: return types & 1;
+	case OP_GELU_Q8: return m->hp.arch == ARCH_GEMMA && (types & 1);
+	case OP_SILU_Q8: return m->hp.arch == ARCH_LLAMA && (types & 1);
 	default: return 1;
 	}
 }
@@ -97,6 +101,12 @@ unsigned tune_prof_mask(int op)
 	case OP_ROPE: return 1u << PROF_ROPE;
 	case OP_GELU: case OP_SILU: return 1u << PROF_GLU;
 	case OP_ATTENTION: return 1u << PROF_ATTENTION;
+	/* a fused op's time is booked to rmsnorm (glu); the unfused path
+	 * also spends it in the residual add and the quantize rows */
+	case OP_NORM_Q8:
+		return 1u << PROF_RMSNORM | 1u << PROF_RESIDUAL | 1u << PROF_QUANTIZE;
+	case OP_GELU_Q8: case OP_SILU_Q8:
+		return 1u << PROF_GLU | 1u << PROF_QUANTIZE;
 	default: return 0;
 	}
 }

@@ -28,6 +28,30 @@ AI __m256d add_wide(__m256d acc, __m256 v)
 #define VNEG(v) _mm256_xor_ps(v, _mm256_set1_ps(-0.0f))
 #include "vmath.h"
 
+/* The 32 floats v0..v3 as one Q8_0 block, as quantize_scalar. */
+AI void q8_block(__m256 v0, __m256 v1, __m256 v2, __m256 v3, block_q8_0 *y)
+{
+	const __m256 sign = _mm256_set1_ps(-0.0f);
+	const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+	__m256 m = _mm256_max_ps(
+		_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+		_mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+	const float amax = hmax8(m);
+	const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+	const __m256 idv = _mm256_set1_ps(id);
+
+	y->d = _cvtss_sh(amax / 127.0f, 0);
+	__m256i q0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, idv));
+	__m256i q1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, idv));
+	__m256i q2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, idv));
+	__m256i q3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, idv));
+	/* packs work per 128-bit lane; order puts the dwords back */
+	__m256i q = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1),
+				       _mm256_packs_epi32(q2, q3));
+	q = _mm256_permutevar8x32_epi32(q, order);
+	_mm256_storeu_si256((__m256i *)y->qs, q);
+}
+
 /* Contract: kernels.h quantize_fn.  Bit-identical to quantize_scalar for
  * finite x (both round x * id with the current rounding mode, ties to even
  * by default); writes exactly n / 32 blocks.  Exception: a block whose
@@ -37,30 +61,32 @@ AI __m256d add_wide(__m256d acc, __m256 v)
  * to zeros. */
 void quantize_avx2(const float *x, block_q8_0 *y, int n)
 {
-	const __m256 sign = _mm256_set1_ps(-0.0f);
-	const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+	for (int b = 0; b < n / QK8_0; b++, x += QK8_0)
+		q8_block(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8),
+			 _mm256_loadu_ps(x + 16), _mm256_loadu_ps(x + 24), y + b);
+}
 
-	for (int b = 0; b < n / QK8_0; b++, x += QK8_0) {
-		__m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
-		__m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
-		__m256 m = _mm256_max_ps(
-			_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
-			_mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
-		const float amax = hmax8(m);
-		const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-		const __m256 idv = _mm256_set1_ps(id);
+/* The sum of squares of x[0..n) in double: exact products, summed in
+ * two accumulators of 4 lanes, 8 floats a step. */
+AI __m256d sq_step(__m256d *s1, __m256d s0, __m256 v)
+{
+	__m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+	__m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
 
-		y[b].d = _cvtss_sh(amax / 127.0f, 0);
-		__m256i q0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, idv));
-		__m256i q1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, idv));
-		__m256i q2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, idv));
-		__m256i q3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, idv));
-		/* packs work per 128-bit lane; order puts the dwords back */
-		__m256i q = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1),
-					       _mm256_packs_epi32(q2, q3));
-		q = _mm256_permutevar8x32_epi32(q, order);
-		_mm256_storeu_si256((__m256i *)y[b].qs, q);
-	}
+	*s1 = _mm256_fmadd_pd(hi, hi, *s1);
+	return _mm256_fmadd_pd(lo, lo, s0);
+}
+
+static double sumsq(const float *x, int n)
+{
+	__m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+	int k;
+
+	for (k = 0; k + 8 <= n; k += 8)
+		s0 = sq_step(&s1, s0, _mm256_loadu_ps(x + k));
+	if (k < n)
+		s0 = sq_step(&s1, s0, _mm256_maskload_ps(x + k, tail_mask8(n - k)));
+	return hsum4d(_mm256_add_pd(s0, s1));
 }
 
 /* Contract: kernels.h rmsnorm_fn.  The sum of squares is taken in double
@@ -68,24 +94,8 @@ void quantize_avx2(const float *x, block_q8_0 *y, int n)
  * float expressions; o may equal x. */
 void rmsnorm_avx2(float *o, const float *x, const float *w, int n, float eps)
 {
-	__m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
 	int k;
-
-	for (k = 0; k + 8 <= n; k += 8) {
-		__m256 v = _mm256_loadu_ps(x + k);
-		__m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
-		__m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
-		s0 = _mm256_fmadd_pd(lo, lo, s0);
-		s1 = _mm256_fmadd_pd(hi, hi, s1);
-	}
-	if (k < n) {
-		__m256 v = _mm256_maskload_ps(x + k, tail_mask8(n - k));
-		__m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
-		__m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
-		s0 = _mm256_fmadd_pd(lo, lo, s0);
-		s1 = _mm256_fmadd_pd(hi, hi, s1);
-	}
-	const double ss = hsum4d(_mm256_add_pd(s0, s1));
+	const double ss = sumsq(x, n);
 	const __m256 scale = _mm256_set1_ps(1.0f / sqrtf((float)(ss / n) + eps));
 
 	for (k = 0; k + 8 <= n; k += 8) {
@@ -205,3 +215,52 @@ void axpy_avx2(float *y, float a, const float *x, int n)
 /* Contract: kernels.h glu_fn. */
 GLU_AVX2(gelu_avx2, vgelu)
 GLU_AVX2(silu_avx2, vsilu)
+
+/* Contract: kernels.h norm_q8_fn (n % 32 == 0).  The add, then
+ * rmsnorm_avx2's sums and expressions, then quantize_avx2's, block by
+ * block while o is in registers: bit-identical to rmsnorm_avx2 followed
+ * by quantize_avx2. */
+void norm_q8_avx2(float *x, const float *d, const float *w, int n,
+		  float eps, float *o, block_q8_0 *q)
+{
+	if (d)
+		for (int k = 0; k < n; k += 8)
+			_mm256_storeu_ps(x + k, _mm256_add_ps(_mm256_loadu_ps(x + k),
+							      _mm256_loadu_ps(d + k)));
+	const __m256 scale = _mm256_set1_ps(1.0f / sqrtf((float)(sumsq(x, n) / n) +
+							 eps));
+
+	for (int b = 0; b < n / QK8_0; b++) {
+		__m256 v[4];
+
+		for (int i = 0; i < 4; i++) {
+			const int k = QK8_0 * b + 8 * i;
+
+			v[i] = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + k), scale),
+					     _mm256_loadu_ps(w + k));
+			_mm256_storeu_ps(o + k, v[i]);
+		}
+		q8_block(v[0], v[1], v[2], v[3], q + b);
+	}
+}
+
+/* g = act(g) * u, then the blocks of g: bit-identical to the glu variant
+ * of the same ISA followed by quantize_avx2 (n % 32 == 0). */
+#define GLU_Q8_AVX2(name, ACT)                                                 \
+	void name(float *g, const float *u, int n, block_q8_0 *q)              \
+	{                                                                      \
+		for (int b = 0; b < n / QK8_0; b++) {                          \
+			__m256 v[4];                                           \
+			for (int i = 0; i < 4; i++) {                          \
+				const int k = QK8_0 * b + 8 * i;               \
+				v[i] = _mm256_mul_ps(ACT(_mm256_loadu_ps(g + k)), \
+						     _mm256_loadu_ps(u + k));  \
+				_mm256_storeu_ps(g + k, v[i]);                 \
+			}                                                      \
+			q8_block(v[0], v[1], v[2], v[3], q + b);               \
+		}                                                              \
+	}
+
+/* Contract: kernels.h glu_q8_fn. */
+GLU_Q8_AVX2(gelu_q8_avx2, vgelu)
+GLU_Q8_AVX2(silu_q8_avx2, vsilu)

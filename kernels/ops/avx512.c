@@ -29,34 +29,37 @@ AI __m512d add_wide(__m512d acc, __m512 v)
 	_mm512_set1_epi32((int)0x80000000u)))
 #include "vmath.h"
 
+/* The 32 floats v0, v1 as one Q8_0 block, as quantize_scalar. */
+AI void q8_block(__m512 v0, __m512 v1, block_q8_0 *y)
+{
+	const float amax = _mm512_reduce_max_ps(
+		_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+	const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+	const __m512 idv = _mm512_set1_ps(id);
+
+	y->d = _cvtss_sh(amax / 127.0f, 0);
+	__m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, idv));
+	__m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, idv));
+	_mm_storeu_si128((__m128i *)y->qs, _mm512_cvtsepi32_epi8(q0));
+	_mm_storeu_si128((__m128i *)(y->qs + 16), _mm512_cvtsepi32_epi8(q1));
+}
+
 /* Contract: kernels.h quantize_fn.  Bit-identical to quantize_scalar for
  * finite x, with the tiny-amax exception described at quantize_avx2;
  * writes exactly n / 32 blocks. */
 void quantize_avx512(const float *x, block_q8_0 *y, int n)
 {
-	for (int b = 0; b < n / QK8_0; b++, x += QK8_0) {
-		__m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
-		const float amax = _mm512_reduce_max_ps(
-			_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-		const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-		const __m512 idv = _mm512_set1_ps(id);
-
-		y[b].d = _cvtss_sh(amax / 127.0f, 0);
-		__m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, idv));
-		__m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, idv));
-		_mm_storeu_si128((__m128i *)y[b].qs, _mm512_cvtsepi32_epi8(q0));
-		_mm_storeu_si128((__m128i *)(y[b].qs + 16), _mm512_cvtsepi32_epi8(q1));
-	}
+	for (int b = 0; b < n / QK8_0; b++, x += QK8_0)
+		q8_block(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16), y + b);
 }
 
-/* Contract: kernels.h rmsnorm_fn; as rmsnorm_avx2 (double sum of squares,
- * then the scalar's float expressions).  o may equal x. */
-void rmsnorm_avx512(float *o, const float *x, const float *w, int n, float eps)
+/* The sum of squares of x[0..n) in double, as rmsnorm_avx2 takes it but
+ * 16 floats a step. */
+static double sumsq(const float *x, int n)
 {
 	__m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
-	int k;
 
-	for (k = 0; k < n; k += 16) {
+	for (int k = 0; k < n; k += 16) {
 		__mmask16 m = tail_mask16(n - k);
 		__m512 v = _mm512_maskz_loadu_ps(m, x + k);
 		__m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
@@ -65,7 +68,15 @@ void rmsnorm_avx512(float *o, const float *x, const float *w, int n, float eps)
 		s0 = _mm512_fmadd_pd(lo, lo, s0);
 		s1 = _mm512_fmadd_pd(hi, hi, s1);
 	}
-	const double ss = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+	return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+}
+
+/* Contract: kernels.h rmsnorm_fn; as rmsnorm_avx2 (double sum of squares,
+ * then the scalar's float expressions).  o may equal x. */
+void rmsnorm_avx512(float *o, const float *x, const float *w, int n, float eps)
+{
+	int k;
+	const double ss = sumsq(x, n);
 	const __m512 scale = _mm512_set1_ps(1.0f / sqrtf((float)(ss / n) + eps));
 
 	for (k = 0; k < n; k += 16) {
@@ -151,3 +162,52 @@ void axpy_avx512(float *y, float a, const float *x, int n)
 /* Contract: kernels.h glu_fn. */
 GLU_AVX512(gelu_avx512, vgelu)
 GLU_AVX512(silu_avx512, vsilu)
+
+/* Contract: kernels.h norm_q8_fn (n % 32 == 0).  The add, then
+ * rmsnorm_avx512's sums and expressions, then quantize_avx512's, block by
+ * block while o is in registers: bit-identical to rmsnorm_avx512
+ * followed by quantize_avx512. */
+void norm_q8_avx512(float *x, const float *d, const float *w, int n,
+		    float eps, float *o, block_q8_0 *q)
+{
+	if (d)
+		for (int k = 0; k < n; k += 16)
+			_mm512_storeu_ps(x + k, _mm512_add_ps(_mm512_loadu_ps(x + k),
+							      _mm512_loadu_ps(d + k)));
+	const __m512 scale = _mm512_set1_ps(1.0f / sqrtf((float)(sumsq(x, n) / n) +
+							 eps));
+
+	for (int b = 0; b < n / QK8_0; b++) {
+		const int k = QK8_0 * b;
+		__m512 v0 = _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + k), scale),
+					  _mm512_loadu_ps(w + k));
+		__m512 v1 = _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + k + 16),
+							scale),
+					  _mm512_loadu_ps(w + k + 16));
+
+		_mm512_storeu_ps(o + k, v0);
+		_mm512_storeu_ps(o + k + 16, v1);
+		q8_block(v0, v1, q + b);
+	}
+}
+
+/* g = act(g) * u, then the blocks of g: bit-identical to the glu variant
+ * of the same ISA followed by quantize_avx512 (n % 32 == 0). */
+#define GLU_Q8_AVX512(name, ACT)                                               \
+	void name(float *g, const float *u, int n, block_q8_0 *q)              \
+	{                                                                      \
+		for (int k = 0; k < n; k += QK8_0) {                           \
+			__m512 v0 = _mm512_mul_ps(ACT(_mm512_loadu_ps(g + k)), \
+						  _mm512_loadu_ps(u + k));     \
+			__m512 v1 = _mm512_mul_ps(                             \
+				ACT(_mm512_loadu_ps(g + k + 16)),              \
+				_mm512_loadu_ps(u + k + 16));                  \
+			_mm512_storeu_ps(g + k, v0);                           \
+			_mm512_storeu_ps(g + k + 16, v1);                      \
+			q8_block(v0, v1, q + k / QK8_0);                       \
+		}                                                              \
+	}
+
+/* Contract: kernels.h glu_q8_fn. */
+GLU_Q8_AVX512(gelu_q8_avx512, vgelu)
+GLU_Q8_AVX512(silu_q8_avx512, vsilu)

@@ -196,3 +196,26 @@ void rope_fill(struct rope_tab *t)
 		rope_angles(t->cs + (size_t)p * half * 2, half, t->n_rot,
 			    t->base, p);
 }
+
+/* The fused ops' references: the reference kernels composed (kernels.h). */
+void norm_q8_unfused(float *x, const float *d, const float *w, int n,
+		     float eps, float *o, block_q8_0 *q)
+{
+	if (d)
+		for (int i = 0; i < n; i++)
+			x[i] += d[i];
+	rmsnorm_scalar(o, x, w, n, eps);
+	quantize_scalar(o, q, n);
+}
+
+void gelu_q8_unfused(float *g, const float *u, int n, block_q8_0 *q)
+{
+	gelu_exact(g, u, n);
+	quantize_scalar(g, q, n);
+}
+
+void silu_q8_unfused(float *g, const float *u, int n, block_q8_0 *q)
+{
+	silu_exact(g, u, n);
+	quantize_scalar(g, q, n);
+}
