@@ -56,17 +56,19 @@ WIDE(1, 8, 16)
 WIDE(2, 6, 32)
 WIDE(3, 4, 48)
 
-/* The shape by batch size: up to 8 tokens one token tile of all of them
- * (1 x nt: the weights stream once, which is what bounds such a batch),
- * more 2 x 6.  On Sapphire Rapids (36864 x 768, one thread) 1 x 8 was
- * 25% faster than 3 x 4 at 7 tokens, all shapes within 1% of each other
- * at 1 to 4, and 2 x 6 3-11% ahead of 1 x 8 and 3 x 4 from 9 to 32.
- * Contract: as the fixed shapes above. */
+/* The shape by batch size: up to 4 tokens 3 x nt, more 2 x 6.  Small
+ * batches stream the weights once whatever the tile, and three row
+ * vectors keep three weight streams in flight; 2 x 6 has the most
+ * arithmetic per load.  Measured on Sapphire Rapids, seed model, 2
+ * threads, in the pass against avx512vnni_blocked8 (./bench --ab):
+ * 3 x 4 1.045x at tg and 1.07x at pp7; 2 x 6 1.07x at pp7 and equal at
+ * tg; 1 x 8 (one stream) 0.89x at tg and 0.92x at pp7; 2 x 6 1.27x at
+ * pp128.  Contract: as the fixed shapes above. */
 void matmul_q8_avx512vnni_auto(const void *w, const block_q8_0 *x, float *y,
 			       int nb, int r0, int r1, int nt, int ldy)
 {
-	if (nt <= TMAX)
-		drive(tiles_16, 1, nt, w, x, y, nb, r0, r1, nt, ldy, 16);
+	if (nt <= 4)
+		drive(tiles_16, 3, 4, w, x, y, nb, r0, r1, nt, ldy, 16);
 	else
 		drive(tiles_16, 2, 6, w, x, y, nb, r0, r1, nt, ldy, 16);
 }
