@@ -133,7 +133,7 @@ $(B)/gguf-san: tests/test_gguf.c model/gguf.c model/gguf_write.c
 SAN_OBJ := $(LIB_OBJ:$(B)/%=$(B)/san/%) $(TEST_OBJ:$(B)/%=$(B)/san/%)
 $(B)/san/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -O1 $(SAN) $(EXTRA) $(PKG_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) -O1 $(SAN) $(EXTRA) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 $(B)/san/harness/env.o: $(B)/version.h
 $(B)/san/harness/env.o: EXTRA += -I$(B)
 $(B)/unit-san: $(SAN_OBJ)
@@ -217,6 +217,7 @@ clean:
 	git worktree prune 2>/dev/null || true
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BINS:%=$(B)/tools/%.d)
+-include $(SAN_OBJ:.o=.d)
 
 # --- microbench (C++, Google Benchmark) --------------------------------------
 # `make microbench` builds ./microbench and runs it: every usable variant of
@@ -269,9 +270,10 @@ FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(B)/fuzz/%.o)
 $(B)/fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(filter-out -O2 -g,$(CFLAGS)) $(EXTRA) $(PKG_CFLAGS) $(FUZZ_SAN) \
-		-fsanitize=fuzzer-no-link -c $< -o $@
+		-fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 # kept between runs (they would be intermediate files of the rule below)
 .SECONDARY: $(FUZZ_LIB_OBJ)
+-include $(FUZZ_LIB_OBJ:.o=.d)
 $(B)/fuzz/harness/env.o: $(B)/version.h
 $(B)/fuzz/harness/env.o: EXTRA += -I$(B)
 

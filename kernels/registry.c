@@ -149,6 +149,11 @@ static const struct variant silu_q8_tab[] = {
 	{ 0 }
 };
 static const struct variant rope_tab[] = {
+	/* the cached table in 16 (8) pairs a step */
+	{ .name = "avx512", .needs = NEEDS_AVX512, .kind = KIND_EXACT,
+	  .flags = VF_ROPE_TABLE, .fn.rope = rope_avx512 },
+	{ .name = "avx2", .needs = NEEDS_AVX2, .kind = KIND_EXACT,
+	  .flags = VF_ROPE_TABLE, .fn.rope = rope_avx2 },
 	{ .name = "cached", .kind = KIND_EXACT, .flags = VF_ROPE_TABLE,
 	  .fn.rope = rope_cached },
 	REF("computed", rope, rope_computed),

@@ -54,6 +54,10 @@ void norm_q8_avx512(float *x, const float *d, const float *w, int n,
 		    float eps, float *o, block_q8_0 *q);
 void gelu_q8_avx512(float *g, const float *u, int n, block_q8_0 *q);
 void silu_q8_avx512(float *g, const float *u, int n, block_q8_0 *q);
+void rope_avx2(float *x, int n_head, int head_dim, int pos,
+	       const struct rope_tab *t);
+void rope_avx512(float *x, int n_head, int head_dim, int pos,
+		 const struct rope_tab *t);
 
 /* kernels/matmul/avx2.c (AVX2 + FMA + F16C) */
 void matmul_q8_avx2(const void *w, const block_q8_0 *x, float *y,

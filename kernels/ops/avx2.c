@@ -264,3 +264,60 @@ void norm_q8_avx2(float *x, const float *d, const float *w, int n,
 /* Contract: kernels.h glu_q8_fn. */
 GLU_Q8_AVX2(gelu_q8_avx2, vgelu)
 GLU_Q8_AVX2(silu_q8_avx2, vsilu)
+
+/* One pair of rope_cached's rotation, for the tails. */
+static void rot_pair(float *a, float *b, float c, float sn)
+{
+	const float x0 = *a, x1 = *b;
+
+	*a = x0 * c - x1 * sn;
+	*b = x0 * sn + x1 * c;
+}
+
+/* Contract: kernels.h rope_fn with the cached table (VF_ROPE_TABLE), as
+ * rope_avx512 with 8 pairs a step and the last pairs one by one. */
+void rope_avx2(float *x, int n_head, int head_dim, int pos,
+	       const struct rope_tab *t)
+{
+	const int half = t->n_rot / 2;
+	const float *cs = t->cs + (size_t)pos * half * 2;
+
+	for (int h = 0; h < n_head; h++) {
+		float *v = x + (size_t)h * head_dim;
+		int i = 0;
+
+		if (t->neox) {
+			for (; i + 8 <= half; i += 8) {
+				__m256 lo = _mm256_loadu_ps(cs + 2 * i);
+				__m256 hi = _mm256_loadu_ps(cs + 2 * i + 8);
+				/* per 128-bit lane: c0 c1 c4 c5 | c2 c3 c6 c7, then
+				 * in order */
+				__m256 c = _mm256_castpd_ps(_mm256_permute4x64_pd(
+					_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xd8));
+				__m256 sn = _mm256_castpd_ps(_mm256_permute4x64_pd(
+					_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xdd)), 0xd8));
+				__m256 a = _mm256_loadu_ps(v + i);
+				__m256 b = _mm256_loadu_ps(v + half + i);
+
+				_mm256_storeu_ps(v + i, _mm256_fmsub_ps(a, c,
+						 _mm256_mul_ps(b, sn)));
+				_mm256_storeu_ps(v + half + i, _mm256_fmadd_ps(a, sn,
+						 _mm256_mul_ps(b, c)));
+			}
+			for (; i < half; i++)
+				rot_pair(v + i, v + half + i, cs[2 * i], cs[2 * i + 1]);
+		} else {
+			for (; i + 4 <= half; i += 4) {	/* 4 pairs */
+				__m256 xv = _mm256_loadu_ps(v + 2 * i);
+				__m256 csv = _mm256_loadu_ps(cs + 2 * i);
+				__m256 sw = _mm256_permute_ps(xv, _MM_SHUFFLE(2, 3, 0, 1));
+
+				_mm256_storeu_ps(v + 2 * i, _mm256_fmaddsub_ps(xv,
+					_mm256_moveldup_ps(csv),
+					_mm256_mul_ps(sw, _mm256_movehdup_ps(csv))));
+			}
+			for (; i < half; i++)
+				rot_pair(v + 2 * i, v + 2 * i + 1, cs[2 * i], cs[2 * i + 1]);
+		}
+	}
+}

@@ -211,3 +211,55 @@ void norm_q8_avx512(float *x, const float *d, const float *w, int n,
 /* Contract: kernels.h glu_q8_fn. */
 GLU_Q8_AVX512(gelu_q8_avx512, vgelu)
 GLU_Q8_AVX512(silu_q8_avx512, vsilu)
+
+/* Contract: kernels.h rope_fn with the cached table (VF_ROPE_TABLE), as
+ * rope_cached: each pair (a, b) of a head's first n_rot dims becomes
+ * (a c - b s, a s + b c), 16 pairs a step.  NEOX pairs (x[i], x[i+half])
+ * take cos and sin deinterleaved from the table; adjacent pairs take
+ * them duplicated (c c', s s') against x and x with its pairs swapped,
+ * FMADDSUB doing the - and +.  Contracted with FMA, so within an ulp or
+ * two of rope_cached, not bit for bit. */
+void rope_avx512(float *x, int n_head, int head_dim, int pos,
+		 const struct rope_tab *t)
+{
+	const int half = t->n_rot / 2;
+	const float *cs = t->cs + (size_t)pos * half * 2;
+	const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18,
+					       20, 22, 24, 26, 28, 30);
+	const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+
+	for (int h = 0; h < n_head; h++) {
+		float *v = x + (size_t)h * head_dim;
+
+		if (t->neox) {
+			for (int i = 0; i < half; i += 16) {
+				const __mmask16 m = tail_mask16(half - i);
+				const __mmask16 m2 = half - i > 8 ?
+					tail_mask16(2 * (half - i) - 16) : 0;
+				__m512 lo = _mm512_maskz_loadu_ps(tail_mask16(2 * (half - i)),
+								  cs + 2 * i);
+				__m512 hi = _mm512_maskz_loadu_ps(m2, cs + 2 * i + 16);
+				__m512 c = _mm512_permutex2var_ps(lo, even, hi);
+				__m512 sn = _mm512_permutex2var_ps(lo, odd, hi);
+				__m512 a = _mm512_maskz_loadu_ps(m, v + i);
+				__m512 b = _mm512_maskz_loadu_ps(m, v + half + i);
+
+				_mm512_mask_storeu_ps(v + i, m, _mm512_fmsub_ps(a, c,
+						_mm512_mul_ps(b, sn)));
+				_mm512_mask_storeu_ps(v + half + i, m, _mm512_fmadd_ps(a, sn,
+						_mm512_mul_ps(b, c)));
+			}
+		} else {
+			for (int k = 0; k < 2 * half; k += 16) {
+				const __mmask16 m = tail_mask16(2 * half - k);
+				__m512 xv = _mm512_maskz_loadu_ps(m, v + k);
+				__m512 csv = _mm512_maskz_loadu_ps(m, cs + k);
+				__m512 sw = _mm512_permute_ps(xv, _MM_SHUFFLE(2, 3, 0, 1));
+
+				_mm512_mask_storeu_ps(v + k, m, _mm512_fmaddsub_ps(xv,
+					_mm512_moveldup_ps(csv),
+					_mm512_mul_ps(sw, _mm512_movehdup_ps(csv))));
+			}
+		}
+	}
+}
