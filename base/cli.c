@@ -210,6 +210,21 @@ const char *cli_rest(const struct cli *c)
 	return optind < c->argc ? c->argv[optind] : NULL;
 }
 
+int cli_parse(int argc, char **argv, const struct cli_flag *flags,
+	      cli_take_fn take, void *ctx)
+{
+	struct cli c;
+	int id;
+
+	cli_begin(&c, argc, argv, flags);
+	while ((id = cli_next(&c)) != 0)
+		if (id < 0 || take(&c, id, ctx) < 0)
+			return cli_die("%s", c.err);
+	if (cli_rest(&c))
+		return cli_die("unexpected argument '%s' (see --help)", cli_rest(&c));
+	return 0;
+}
+
 int cli_get_int(struct cli *c, int lo, int hi, int *out)
 {
 	return cli_int(c->flag, c->val, lo, hi, out, c->err, sizeof c->err);

@@ -91,6 +91,15 @@ const char *cli_word(struct cli *c);
 /* The first argument after the flags that is not a flag, or NULL. */
 const char *cli_rest(const struct cli *c);
 
+/* A tool's handler of one flag: stores it in ctx; 0, or -1 with one line
+ * in c->err. */
+typedef int (*cli_take_fn)(struct cli *c, int id, void *ctx);
+
+/* The whole loop: every flag of argv through take, then no word may be
+ * left over.  0, or 1 after printing the one-line error (cli_die). */
+int cli_parse(int argc, char **argv, const struct cli_flag *flags,
+	      cli_take_fn take, void *ctx);
+
 /* The current flag's value parsed as cli_int / cli_double / cli_int_list /
  * cli_choice / cli_u64 do, named as the user wrote it.  0 (cli_list: the
  * count; cli_pick: the index), or -1 with the message in c->err. */

@@ -2493,10 +2493,12 @@ static int mb_entry(const struct src *s, const json_t *b, size_t i, struct mb *M
 		return rc;
 	if (strncmp(rt, "matmul_q8/", 10))
 		return 0;	/* other ops: not this plot */
+	/* "/real_time": Google Benchmark's suffix of a benchmark timed by
+	 * the wall clock (./microbench's since its rates are real-time) */
 	if (sscanf(rt, "matmul_q8/%63[^/]/%ldx%ld/nt:%ld%n", var, &r, &c, &nt, &n) != 4 ||
-	    rt[n] || r < 1 || c < 1 || nt < 1)
+	    (rt[n] && strcmp(rt + n, "/real_time")) || r < 1 || c < 1 || nt < 1)
 		return failf(EXIT_BAD, s, "field %s.run_name: \"%s\" is not "
-			     "matmul_q8/VARIANT/ROWSxCOLS/nt:N", path, rt);
+			     "matmul_q8/VARIANT/ROWSxCOLS/nt:N[/real_time]", path, rt);
 	if (!(cell = mb_cell(M, var, r, c, nt)))
 		return 0;
 	if (json_is_true(json_object_get(b, "error_occurred"))) {

@@ -1176,6 +1176,12 @@ Test(bench, bad_input_fails_cleanly, .timeout = 60)
 		{ "-o xml", { bin, "--model", f.model, "-o", "xml" } },
 		{ "--ab with one argument", { bin, "--model", f.model, "--ab", "default" } },
 		{ "malformed --config", { bin, "--model", f.model, "--config", cfg } },
+		{ "-p TEXT", { bin, "--model", f.model, "-p", "Hello world" } },
+		{ "--n-prompt=TEXT", { bin, "-m", f.model, "--n-prompt=Hello" } },
+		{ "--prompt and -p", { bin, "-m", f.model, "--prompt", "Hi", "-p", "4" } },
+		{ "-d x", { bin, "-m", f.model, "-d", "x" } },
+		{ "--profile=1", { bin, "-m", f.model, "--profile=1" } },
+		{ "-o jsonlines", { bin, "-m", f.model, "--output=jsonlines" } },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const char *argv[32];
@@ -1201,6 +1207,10 @@ Test(bench, bad_input_fails_cleanly, .timeout = 60)
 			     "got: %s", cases[i].what, p.err);
 		cr_expect(strncmp(p.err, "bench: ", 7) == 0, "%s: stderr does not "
 			  "start 'bench: ': %.200s", cases[i].what, p.err);
+		/* -p is llama-bench's prompt sizes: a text is named as such */
+		if (strstr(cases[i].what, "TEXT"))
+			cr_expect(strstr(p.err, "--prompt TEXT") != NULL, "%s: %s",
+				  cases[i].what, p.err);
 		cr_expect_str_eq(p.out, "", "%s: stdout should be empty", cases[i].what);
 		char *after = slurp(f.results, NULL);
 		cr_expect_str_eq(after, earlier, "%s: the results file changed",
@@ -1252,5 +1262,95 @@ Test(bench, sweep_is_one_row_per_combination, .timeout = 60)
 	cr_expect(WIFEXITED(r.p.status) && WEXITSTATUS(r.p.status) == 1);
 	cr_expect_str_eq(r.p.err, "bench: --pp: '4,,8' is not a comma-separated "
 			 "list of whole numbers\n");
+	brun_close(&r);
+}
+
+/* llama-bench's spellings: -m, -p sizes, -n, -t, -r, -o md; every
+ * combination is a row of one Markdown table, each line carrying the
+ * model, its size and parameters, the backend, threads and config; the
+ * header lines go to stderr, and no progress line when stderr is not a
+ * terminal. */
+Test(bench, llama_bench_flags_make_one_md_table, .timeout = 60)
+{
+	struct fx f;
+	struct proc p;
+	static const char *const want[] = { "pp4", "pp8", "tg2" };
+
+	fx_open(&f, 0);
+	char mflag[200];
+	snprintf(mflag, sizeof mflag, "--model=%s", f.model);
+	const char *argv[] = { bench_bin(), mflag, "-p", "4,8", "-n", "2", "-t",
+			       "1,2", "-r", "3", "--budget=1", "-o", "md",
+			       "--no-record", NULL };
+	run_argv((char *const *)argv, &p);
+	expect_ok(&p);
+	cr_expect(strchr(p.err, '\r') == NULL && strstr(p.err, "\033[K") == NULL,
+		  "a progress line on a stderr that is not a terminal: %s", p.err);
+	cr_expect(strstr(p.err, "bench: gemma") != NULL, "%s", p.err);
+	const char *l = p.out;
+	int rows = 0;
+	cr_assert(strncmp(l, "| model | size | params | backend | threads | config "
+			  "| test |", 50) == 0, "%s", p.out);
+	l = strchr(l, '\n') + 1;
+	cr_assert(strncmp(l, "|---|", 5) == 0, "%s", p.out);
+	while ((l = strchr(l, '\n')) && *++l && *l != '\n') {
+		char test[64];
+		cr_assert(strncmp(l, "| gemma 2L ", 11) == 0, "not a row: %.100s", l);
+		cr_expect(strstr(l, " MiB | ") && strstr(l, " M | "), "%.200s", l);
+		snprintf(test, sizeof test, "| %d | default | %s |", 1 + rows / 3,
+			 want[rows % 3]);
+		cr_expect(strstr(l, test) != NULL, "row %d: no '%s' in %.200s", rows,
+			  test, l);
+		rows++;
+	}
+	cr_expect_eq(rows, 6, "%s", p.out);
+	cr_expect(!l || !*l || (*l == '\n' && !l[1]), "more after the table: %s", l);
+	proc_free(&p);
+	rm_tree(f.dir);
+}
+
+/* -d: every row again after a prefilled context, named "pp4 @ d8" with
+ * n_depth; the session holds depth + prompt + decode; the profile at
+ * depth reports attention's share; -o jsonl is the record on one line. */
+Test(bench, depth_rows, .timeout = 60)
+{
+	struct brun r;
+	static const char *const want[] = { "pp4", "tg2", "pp4 @ d40", "tg2 @ d40" };
+	json_error_t je;
+
+	brun_open(&r, 0);
+	const char *extra[] = { "-p", "4", "-n", "2", "-d", "0,40", "-t", "1",
+				"--profile", "-o", "jsonl", "--results", r.f.results,
+				NULL };
+	run_bench(&r.f, extra, &r.p);
+	expect_ok(&r.p);
+	cr_assert_eq(count_lines(r.p.out), 1, "jsonl: one line: %s", r.p.out);
+	json_t *rec = json_loads(r.p.out, 0, &je);
+	cr_assert_not_null(rec, "%s", je.text);
+	expect_valid(r.schema, r.schema, rec, "-o jsonl");
+	json_t *lines = brun_lines(&r, 1);
+	cr_expect(json_equal(rec, json_array_get(lines, 0)),
+		  "-o jsonl and the appended line differ");
+	const json_t *rows = json_object_get(rec, "rows");
+	const json_t *prof = json_object_get(rec, "profile");
+	cr_assert_eq(json_array_size(rows), 4);
+	cr_assert_eq(json_array_size(prof), 4);
+	for (size_t i = 0; i < 4; i++) {
+		const json_t *row = json_array_get(rows, i), *pe = json_array_get(prof, i);
+		cr_expect_str_eq(json_string_value(json_object_get(row, "test")), want[i]);
+		cr_expect_eq(num(row, "n_depth"), i < 2 ? 0 : 40, "row %zu", i);
+		cr_expect_str_eq(json_string_value(json_object_get(pe, "test")), want[i]);
+		cr_expect(num(pe, "attention_share") > 0 &&
+			  num(pe, "attention_share") < num(pe, "sum_of_ops_share"),
+			  "%s: attention share %g", want[i], num(pe, "attention_share"));
+		cr_expect(num(pe, "overhead_ci_lo") <= num(pe, "overhead") &&
+			  num(pe, "overhead") <= num(pe, "overhead_ci_hi"), "%s", want[i]);
+	}
+	/* attention reads 40 more positions per token at depth */
+	cr_expect(num(json_array_get(prof, 3), "attention_ms_per_pass") >
+		  num(json_array_get(prof, 1), "attention_ms_per_pass"),
+		  "tg attention at d40 not slower than at d0");
+	json_decref(lines);
+	json_decref(rec);
 	brun_close(&r);
 }

@@ -140,8 +140,9 @@ static int get_ab(struct cli *c, struct opts *o)
 }
 
 /* One flag into o; 0, or -1 with the message in c->err. */
-static int take_flag(struct cli *c, int id, struct opts *o)
+static int take_flag(struct cli *c, int id, void *ctx)
 {
+	struct opts *o = ctx;
 	static const char *const pins[] = { "none", "cores", NULL };
 	static const char *const fmts[] = { "table", "md", "csv", "json", "jsonl",
 					    NULL };
@@ -201,15 +202,8 @@ static int take_flag(struct cli *c, int id, struct opts *o)
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	struct cli c;
-	int id;
-
-	cli_begin(&c, argc, argv, flags);
-	while ((id = cli_next(&c)) != 0)
-		if (id < 0 || take_flag(&c, id, o) < 0)
-			return cli_die("%s", c.err), -1;
-	if (cli_rest(&c))
-		return cli_die("unexpected argument '%s' (see --help)", cli_rest(&c)), -1;
+	if (cli_parse(argc, argv, flags, take_flag, o))
+		return -1;
 	if (!o->model && !o->roofline && !o->csv)
 		return cli_die("--model PATH is required (see --help)"), -1;
 	if (o->ab[0] && (o->config || o->profile))
