@@ -130,6 +130,9 @@ json_t *row_json(const struct bench_row *r, const struct run_floors *f,
 		json_object_set_new(o, "floor_ms", json_real(floor));
 		json_object_set_new(o, "pct_of_floor",
 				    json_real(100 * floor / r->st.median));
+		if (floor > r->st.median)	/* faster than the roofline allows */
+			json_array_append_new(json_object_get(o, "warnings"),
+					      json_string("above_floor"));
 	}
 	return o;
 }

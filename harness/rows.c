@@ -293,7 +293,7 @@ struct vcol {
 
 static const struct vcol view_rows[] = {
 	{ "model", 16, RV_MODEL_TYPE }, { "size", 10, VC_SIZE },
-	{ "params", 9, VC_PARAMS }, { "backend", 18, RV_BACKEND },
+	{ "params", 9, VC_PARAMS }, { "backend", 20, RV_BACKEND },
 	{ "threads", 7, RV_THREADS }, { "config", 12, RV_CONFIG },
 	{ "test", 12, RV_TEST }, { "n", 4, RV_N }, { "median ms", 10, RV_MEDIAN },
 	{ "MAD", 8, RV_MAD }, { "95% CI of median", 22, VC_CI },
@@ -303,7 +303,7 @@ static const struct vcol view_rows[] = {
 
 static const struct vcol view_ab[] = {
 	{ "model", 16, RV_MODEL_TYPE }, { "size", 10, VC_SIZE },
-	{ "params", 9, VC_PARAMS }, { "backend", 18, RV_BACKEND },
+	{ "params", 9, VC_PARAMS }, { "backend", 20, RV_BACKEND },
 	{ "threads", 7, RV_THREADS }, { "config", 14, RV_CONFIG },
 	{ "test", 12, RV_TEST }, { "n", 4, RV_N }, { "median ms", 10, RV_MEDIAN },
 	{ "MAD", 8, RV_MAD }, { "t/s", 9, RV_TOK_S }, { "B/A", 7, RV_RATIO },
@@ -375,25 +375,35 @@ static void text_cell(const struct rv_text *t, const struct vcol *c,
 		fprintf(t->out, "%s%s", first ? "" : " ", s);
 }
 
-/* A note for a flagged line, once per table. */
+/* Appends what to the ", "-joined list buf (what does not fit is left
+ * out whole). */
+static void list_add(char *buf, size_t cap, const char *what)
+{
+	size_t at = strlen(buf);
+	const size_t n = strlen(what);
+
+	if (at + n + 3 > cap)
+		return;
+	if (at) {
+		memcpy(buf + at, ", ", 2);
+		at += 2;
+	}
+	memcpy(buf + at, what, n + 1);
+}
+
+/* Remembers a flagged line for the notes under the table. */
 static void note(struct rv_text *t, const struct rv_line *l)
 {
-	const char *w = l->s[RV_WARNINGS];
-	size_t at = strlen(t->notes);
-	const char *what = NULL;
+	char what[200];
 
-	if (strstr(w, "above_roof"))
-		what = "above 100% of its roof: it ran faster than the roofline "
-		       "allows, so the roof is stale or was measured on a busy "
-		       "machine (./bench --roofline again), or its data came from "
-		       "cache, not memory; not a fact about the op";
-	else if (strstr(w, "overhead_below_zero"))
-		what = "profiling overhead below zero beyond its 95% CI: the "
-		       "plain samples were slowed by other load (noise); "
-		       "profiling does not speed a pass up";
-	if (what && at < sizeof t->notes)
-		snprintf(t->notes + at, sizeof t->notes - at, "note: %s %s %s\n",
-			 l->s[RV_TEST], l->s[RV_OP], what);
+	snprintf(what, sizeof what, "%.80s%s%.80s", l->s[RV_TEST],
+		 l->s[RV_OP][0] ? " " : "", l->s[RV_OP]);
+	const char *test = l->s[RV_TEST];
+	if (strstr(l->s[RV_WARNINGS], "above_roof") ||
+	    strstr(l->s[RV_WARNINGS], "above_floor"))
+		list_add(t->above, sizeof t->above, what);
+	if (strstr(l->s[RV_WARNINGS], "overhead_below_zero"))
+		list_add(t->below, sizeof t->below, test);
 }
 
 void rv_text_fn(void *ctx, const struct rv_line *l)
@@ -421,8 +431,19 @@ void rv_text_fn(void *ctx, const struct rv_line *l)
 
 void rv_text_end(struct rv_text *t)
 {
-	if (t->notes[0])
-		fprintf(t->out, "\n%s", t->notes);
-	t->notes[0] = '\0';
+	if (t->above[0])
+		fprintf(t->out, "\nnote: faster than the roofline allows (over 100%% of "
+			"roof or floor): %s. Nothing runs "
+			"faster than its roof: the roofline is stale or was measured "
+			"on a busy machine (./bench --roofline again), or the data "
+			"came from cache, not memory (the roof is memory bandwidth; a "
+			"model or KV cache that fits the cache beats it); not a "
+			"fact about the code.\n", t->above);
+	if (t->below[0])
+		fprintf(t->out, "%snote: profiling overhead below zero beyond its "
+			"95%% CI: %s. Profiling cannot speed a pass up: the plain "
+			"samples were slowed by other load (noise).\n",
+			t->above[0] ? "" : "\n", t->below);
+	t->above[0] = t->below[0] = '\0';
 	t->lines = 0;
 }

@@ -72,7 +72,8 @@ struct rv_text {
 	int md;			/* 1: Markdown, 0: fixed-width */
 	enum rv_set set;
 	int lines;		/* printed since the header */
-	char notes[1024];
+	char above[512];	/* the ops flagged above_roof, ", "-joined */
+	char below[160];	/* the tests flagged overhead_below_zero */
 };
 
 void rv_text_begin(struct rv_text *t, FILE *out, int md, enum rv_set set);

@@ -317,8 +317,15 @@ static int run_roofline(const struct opts *o, const struct machine_fp *mfp,
 	if (roofline_measure(r, o->threads, roofline_default_buffer(), 5, err,
 			     sizeof err) < 0)
 		return cli_die("%s", err);
-	if (roofline_save("results/roofline.json", key, r, err, sizeof err) < 0)
+	const int measured = r->max_threads;
+	/* what the file holds now: the counts measured, and any above them
+	 * kept from before */
+	if (roofline_save("results/roofline.json", key, r, err, sizeof err) < 0 ||
+	    roofline_load("results/roofline.json", key, r, err, sizeof err) < 0)
 		return cli_die("%s", err);
+	if (r->max_threads > measured)
+		fprintf(stderr, "bench: measured 1..%d threads; kept %d..%d from the "
+			"stored roofline\n", measured, measured + 1, r->max_threads);
 	if (o->fmt == FMT_TABLE || o->fmt == FMT_MD)
 		print_roofline(r, key);
 	return 0;
@@ -444,8 +451,8 @@ static void on_progress(void *ctx, const struct bench_row *r, double elapsed_ms)
 	fprintf(stderr, "\r\033[Kbench: [%d/%d] %s: %d samples, CI %s (target "
 		"+-2%%), %.1f s of %.0f s budget%s", pg->cell, pg->cells, pg->what,
 		r->n, ci, elapsed_ms / 1e3, pg->budget_ms / 1e3,
-		elapsed_ms > pg->budget_ms ? " (over: the minimum samples take "
-		"longer)" : "");
+		elapsed_ms > BENCH_OVER * pg->budget_ms ? " (over: the minimum "
+		"samples take longer)" : "");
 }
 
 /* Names cell i (0-based) of the progress line, or clears the line. */
