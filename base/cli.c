@@ -123,6 +123,134 @@ int cli_choice(const char *flag, const char *s, const char *const *names,
 	return -1;
 }
 
+/* --- the flag loop ------------------------------------------------------ */
+
+void cli_begin(struct cli *c, int argc, char **argv,
+	       const struct cli_flag *flags)
+{
+	size_t n = 0, k = 0;
+
+	memset(c, 0, sizeof *c);
+	c->flags = flags;
+	c->argc = argc;
+	c->argv = argv;
+	c->shorts[k++] = ':';	/* a missing value is ':', not '?' */
+	for (const struct cli_flag *f = flags; f->id; f++) {
+		if (f->name && n < CLI_MAX_FLAGS)
+			c->lo[n++] = (struct option){ f->name, f->arg == 2 ?
+				optional_argument : f->arg ? required_argument :
+				no_argument, NULL, 256 + (int)(f - flags) };
+		if (f->letter && k + 4 < sizeof c->shorts) {
+			c->shorts[k++] = (char)f->letter;
+			for (int i = 0; i < f->arg; i++)
+				c->shorts[k++] = ':';
+		}
+	}
+	optind = 0;	/* glibc: start afresh, also after an earlier pass */
+	opterr = 0;	/* one line of our own instead of getopt's */
+}
+
+/* The table entry of what getopt_long returned, or NULL. */
+static const struct cli_flag *entry_of(const struct cli *c, int r)
+{
+	if (r >= 256)
+		return &c->flags[r - 256];
+	for (const struct cli_flag *f = c->flags; f->id; f++)
+		if (f->letter == r)
+			return f;
+	return NULL;
+}
+
+int cli_next(struct cli *c)
+{
+	const struct cli_flag *f;
+	const char *bad;
+	int r;
+
+	r = getopt_long(c->argc, c->argv, c->shorts, c->lo, NULL);
+	if (r == -1)
+		return 0;
+	bad = c->argv[optind - 1];
+	if (r == '?' || r == ':') {
+		if (optopt > 0 && optopt < 256)
+			snprintf(c->fbuf, sizeof c->fbuf, "-%c", optopt);
+		else
+			snprintf(c->fbuf, sizeof c->fbuf, "%.*s", (int)strcspn(bad, "="),
+				 bad);
+		if (r == ':')
+			snprintf(c->err, sizeof c->err, "%s needs a value (see --help)",
+				 c->fbuf);
+		else if (optopt >= 256)
+			snprintf(c->err, sizeof c->err, "%s takes no value (see --help)",
+				 c->fbuf);
+		else
+			snprintf(c->err, sizeof c->err, "unknown option '%s' (see "
+				 "--help)", c->fbuf);
+		return -1;
+	}
+	f = entry_of(c, r);
+	if (r >= 256)
+		snprintf(c->fbuf, sizeof c->fbuf, "--%s", f->name);
+	else
+		snprintf(c->fbuf, sizeof c->fbuf, "-%c", f->letter);
+	c->flag = c->fbuf;
+	c->val = f->arg ? optarg : NULL;
+	return f->id;
+}
+
+const char *cli_word(struct cli *c)
+{
+	if (optind >= c->argc || c->argv[optind][0] == '-')
+		return NULL;
+	return c->argv[optind++];
+}
+
+const char *cli_rest(const struct cli *c)
+{
+	return optind < c->argc ? c->argv[optind] : NULL;
+}
+
+int cli_parse(int argc, char **argv, const struct cli_flag *flags,
+	      cli_take_fn take, void *ctx)
+{
+	struct cli c;
+	int id;
+
+	cli_begin(&c, argc, argv, flags);
+	while ((id = cli_next(&c)) != 0)
+		if (id < 0 || take(&c, id, ctx) < 0)
+			return cli_die("%s", c.err);
+	if (cli_rest(&c))
+		return cli_die("unexpected argument '%s' (see --help)", cli_rest(&c));
+	return 0;
+}
+
+int cli_get_int(struct cli *c, int lo, int hi, int *out)
+{
+	return cli_int(c->flag, c->val, lo, hi, out, c->err, sizeof c->err);
+}
+
+int cli_get_double(struct cli *c, double lo, double hi, double *out)
+{
+	return cli_double(c->flag, c->val, lo, hi, out, c->err, sizeof c->err);
+}
+
+int cli_get_u64(struct cli *c, uint64_t hi, uint64_t *out)
+{
+	return cli_u64(c->flag, c->val, hi, out, c->err, sizeof c->err);
+}
+
+int cli_get_list(struct cli *c, int lo, int hi, int *out, int cap)
+{
+	return cli_int_list(c->flag, c->val, lo, hi, out, cap, c->err,
+			    sizeof c->err);
+}
+
+int cli_get_choice(struct cli *c, const char *const *names)
+{
+	return cli_choice(c->flag, c->val, names, c->err, sizeof c->err);
+}
+
 void cli_set_prog(const char *name)
 {
 	prog = name;

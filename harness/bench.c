@@ -66,9 +66,10 @@ static void ctr_accumulate(struct ctr_sample *sum, const struct ctr_sample *s)
 	}
 }
 
-/* One sample from a cleared cache: pp evaluates the prompt as one batch
- * (*ms = its wall time); tg evaluates the prompt untimed, then n_gen
- * single tokens (each the previous one's argmax; *ms = ms per token).
+/* One sample from a cleared cache: the n_depth context first, untimed;
+ * then pp evaluates the prompt as one batch (*ms = its wall time); tg
+ * evaluates the prompt untimed (at depth 0: the depth context is its
+ * prefix otherwise), then n_gen single tokens (each the previous one's argmax; *ms = ms per token).
  * Counters (if any) and the profile pr (if non-NULL, zeroed
  * first) cover the timed part only; counter deltas are added to *acc (may
  * be NULL). */
@@ -83,16 +84,19 @@ static int sample(struct bench_ctx *b, enum bench_kind kind,
 
 	if (pr)
 		memset(pr, 0, sizeof *pr);
-	session_reset(b->s);
-	if (kind == ROW_TG) {
-		if (sp->n_gen < 1) {
-			snprintf(err, errlen, "decode needs at least 1 token");
-			return -1;
-		}
-		if (session_eval(b->s, sp->prompt, sp->n_prompt, b->logits,
-				 err, errlen) < 0)
-			return -1;
+	if (kind == ROW_TG && sp->n_gen < 1) {
+		snprintf(err, errlen, "decode needs at least 1 token");
+		return -1;
 	}
+	session_reset(b->s);
+	/* the untimed prefix: the depth context, else tg's prompt */
+	if (sp->n_depth > 0 && session_eval(b->s, sp->depth, sp->n_depth,
+					    b->logits, err, errlen) < 0)
+		return -1;
+	if (kind == ROW_TG && sp->n_depth == 0 &&
+	    session_eval(b->s, sp->prompt, sp->n_prompt, b->logits, err,
+			 errlen) < 0)
+		return -1;
 	session_set_prof(b->s, pr);
 	if (b->ctr)
 		counters_start(b->ctr);
@@ -135,6 +139,24 @@ static int row_sample(struct bench_ctx *b, enum bench_kind kind,
 		r->op_ms[r->n] = prof_ms(&p, sp->prof_mask);
 	r->n++;
 	return 0;
+}
+
+/* Tells the spec's progress callback about r; t_meas: when measuring
+ * began. */
+static void progress(const struct bench_spec *sp, const struct bench_row *r,
+		     double t_meas)
+{
+	if (sp->progress)
+		sp->progress(sp->progress_ctx, r, now_ms() - t_meas);
+}
+
+/* The warnings of a row that ended: BW_OVER when measuring took well
+ * over the budget (the minimum samples were too long for it). */
+static void over_budget(const struct bench_spec *sp, struct bench_row *r,
+			double t_meas)
+{
+	if (sp->budget_ms > 0 && now_ms() - t_meas > BENCH_OVER * sp->budget_ms)
+		r->warn |= BW_OVER;
 }
 
 static int row_tokens(enum bench_kind kind, const struct bench_spec *sp)
@@ -182,6 +204,7 @@ int bench_row_run(struct bench_ctx *b, enum bench_kind kind,
 	memset(row, 0, sizeof *row);
 	row->kind = kind;
 	row->n_tokens = row_tokens(kind, sp);
+	row->n_depth = sp->n_depth;
 	for (int i = 0; i < sp->warmup; i++)
 		if (sample(b, kind, sp, &ms, NULL, NULL, err, errlen) < 0)
 			return -1;
@@ -189,6 +212,7 @@ int bench_row_run(struct bench_ctx *b, enum bench_kind kind,
 	for (;;) {
 		if (row_sample(b, kind, sp, row, err, errlen) < 0)
 			return -1;
+		progress(sp, row, t_meas);
 		if (row->n < sp->min_reps)
 			continue;
 		if (row->n >= CI_MIN_N && rel_ci(row->ms, row->n) <= sp->ci_target) {
@@ -204,6 +228,7 @@ int bench_row_run(struct bench_ctx *b, enum bench_kind kind,
 			break;
 		}
 	}
+	over_budget(sp, row, t_meas);
 	row->wall_ms = now_ms() - start;
 	row_finish(row);
 	return 0;
@@ -262,6 +287,7 @@ int bench_ab_run(struct bench_ctx *b, enum bench_kind kind,
 	for (int i = 0; i < 2; i++) {
 		row[i]->kind = kind;
 		row[i]->n_tokens = row_tokens(kind, sp);
+		row[i]->n_depth = sp->n_depth;
 	}
 	for (int w = 0; w < sp->warmup; w++)
 		for (int i = 0; i < 2; i++)
@@ -277,6 +303,7 @@ int bench_ab_run(struct bench_ctx *b, enum bench_kind kind,
 				goto out;
 		}
 		const int n = o->a.n;
+		progress(sp, &o->a, t_meas);
 		if (n < sp->min_reps)
 			continue;
 		enum bench_stop stop = STOP_CI;
@@ -301,6 +328,8 @@ int bench_ab_run(struct bench_ctx *b, enum bench_kind kind,
 		o->a.stop = o->b.stop = stop;
 		break;
 	}
+	over_budget(sp, &o->a, t_meas);
+	over_budget(sp, &o->b, t_meas);
 	o->a.wall_ms = o->b.wall_ms = now_ms() - start;
 	row_finish(&o->a);
 	row_finish(&o->b);
@@ -316,6 +345,17 @@ int bench_profile(struct bench_ctx *b, enum bench_kind kind,
 		  const struct bench_spec *sp, int reps, struct prof *p,
 		  double *overhead, char *err, size_t errlen)
 {
+	struct bench_overhead ov;
+	int rc = bench_profile_ci(b, kind, sp, reps, p, &ov, err, errlen);
+
+	*overhead = ov.ratio_m1;
+	return rc;
+}
+
+int bench_profile_ci(struct bench_ctx *b, enum bench_kind kind,
+		     const struct bench_spec *sp, int reps, struct prof *p,
+		     struct bench_overhead *ov, char *err, size_t errlen)
+{
 	const int n = reps > 0 ? reps : 1;
 	struct prof *each = malloc(sizeof(struct prof) * (size_t)n);
 	double *on = malloc(sizeof(double) * 3 * (size_t)n);
@@ -324,6 +364,7 @@ int bench_profile(struct bench_ctx *b, enum bench_kind kind,
 	int rc = -1;
 
 	memset(p, 0, sizeof *p);
+	*ov = (struct bench_overhead){ 0 };
 	if (!on || !each) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
@@ -347,7 +388,11 @@ int bench_profile(struct bench_ctx *b, enum bench_kind kind,
 		if (fabs(each[i].pass_ns - mid) < fabs(each[best].pass_ns - mid))
 			best = i;
 	*p = each[best];
-	*overhead = stats_median(on, n) / stats_median(off, n) - 1;
+	stats_ratio_ci(off, n, on, n, 0.95, 2000, 0x9e3779b97f4a7c15ull,
+		       &ov->ratio_m1, &ov->lo, &ov->hi);
+	ov->ratio_m1 = stats_median(on, n) / stats_median(off, n) - 1;
+	ov->lo -= 1;
+	ov->hi -= 1;
 	rc = 0;
 out:
 	free(each);

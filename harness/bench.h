@@ -30,10 +30,22 @@ struct bench_ctx {
 	float *logits;		/* (n_vocab), owned */
 };
 
+struct bench_row;
+
+/* Called after every measured sample of a row (or pair of rows of an
+ * A/B): the row so far and the ms since its measuring began. */
+typedef void (*bench_progress_fn)(void *ctx, const struct bench_row *r,
+				  double elapsed_ms);
+
 /* What to measure. */
 struct bench_spec {
-	const int32_t *prompt;	/* (n_prompt) the pp batch; also the decode prefix */
+	const int32_t *prompt;	/* (n_prompt) the pp batch; also the decode
+				 * prefix at depth 0 */
 	int n_prompt;
+	const int32_t *depth;	/* (n_depth) context evaluated untimed before
+				 * every sample, at positions 0..n_depth-1;
+				 * the decode prefix when n_depth > 0 */
+	int n_depth;
 	int n_gen;		/* tokens per decode sample */
 	int min_reps;		/* at least this many samples per row */
 	int max_reps;		/* at most (<= BENCH_MAX_SAMPLES) */
@@ -47,6 +59,8 @@ struct bench_spec {
 				 * answer to "faster by the margin?" is
 				 * known); 0: only the CI target stops it */
 	double alpha;		/* significance level of that rule (0: 0.05) */
+	bench_progress_fn progress;	/* NULL: none */
+	void *progress_ctx;
 };
 
 enum bench_kind { ROW_PP, ROW_TG };
@@ -64,12 +78,16 @@ struct bench_setup {
 #define BW_CV 1u		/* coefficient of variation > 5% */
 #define BW_NIVCSW 2u		/* involuntary context switches while measuring */
 #define BW_CI 4u		/* the CI target was not reached in the budget */
+#define BW_OVER 8u		/* measuring took over 1.25x the budget: the
+				 * minimum samples take longer than it */
+#define BENCH_OVER 1.25
 
 enum bench_stop { STOP_CI, STOP_BUDGET, STOP_MAX_REPS };
 
 struct bench_row {
 	enum bench_kind kind;
 	int n_tokens;		/* pp: batch size; tg: tokens per sample */
+	int n_depth;		/* context positions before the timed part */
 	int n;			/* samples */
 	double ms[BENCH_MAX_SAMPLES];	/* pp: ms per batch; tg: ms per token */
 	double op_ms[BENCH_MAX_SAMPLES];	/* the prof_mask ops' share of ms */
@@ -128,6 +146,17 @@ int bench_ab_run(struct bench_ctx *b, enum bench_kind kind,
 int bench_profile(struct bench_ctx *b, enum bench_kind kind,
 		  const struct bench_spec *sp, int reps, struct prof *p,
 		  double *overhead, char *err, size_t errlen);
+
+/* The cost of profiling, from bench_profile_ci. */
+struct bench_overhead {
+	double ratio_m1;	/* median(profiled) / median(plain) - 1 */
+	double lo, hi;		/* its 95% bootstrap CI, also minus 1 */
+};
+
+/* bench_profile, and the CI of the overhead. */
+int bench_profile_ci(struct bench_ctx *b, enum bench_kind kind,
+		     const struct bench_spec *sp, int reps, struct prof *p,
+		     struct bench_overhead *ov, char *err, size_t errlen);
 
 /* Sums of ctr_sample values by name; 0 when the name is absent. */
 double ctr_value(const struct ctr_sample *c, const char *name);

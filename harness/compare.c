@@ -201,6 +201,25 @@ static int take_record(struct cmp_result *r, const char *text, int s, int k,
 	return 0;
 }
 
+/* The flag build d's ./bench takes a text prompt with, from its --help:
+ * --prompt, or -p in a revision older than llama-bench's spelling (where
+ * -p meant the text).  0, or -1 with a message. */
+static int prompt_flag(const struct cmp_opts *o, struct cmp_result *r, int d,
+		       char *err, size_t errlen)
+{
+	char bin[4096], *out;
+
+	if (r->prompt_flag[d])
+		return 0;
+	snprintf(bin, sizeof bin, "%s/bench", o->dir[d]);
+	char *argv[] = { bin, "--help", NULL };
+	if (run_capture(argv, NULL, NULL, NULL, &out, err, errlen) < 0)
+		return -1;
+	r->prompt_flag[d] = strstr(out, "--prompt TEXT") ? "--prompt" : "-p";
+	free(out);
+	return 0;
+}
+
 /* One side's bench processes of one round: the short prompt with decode,
  * then the longer prompt batch. */
 static int bench_side(const struct cmp_opts *o, struct cmp_result *r, int s,
@@ -215,6 +234,8 @@ static int bench_side(const struct cmp_opts *o, struct cmp_result *r, int s,
 	snprintf(pp, sizeof pp, "%d", o->pp_long);
 	snprintf(budget, sizeof budget, "%d", o->budget_s);
 	snprintf(threads, sizeof threads, "%d", o->threads);
+	if (prompt_flag(o, r, d, err, errlen) < 0)
+		return -1;
 	for (int run = 0; run < (o->pp_long > 0 ? 2 : 1); run++) {
 		char *argv[24];
 		int a = 0;
@@ -222,7 +243,7 @@ static int bench_side(const struct cmp_opts *o, struct cmp_result *r, int s,
 		argv[a++] = "--model";
 		argv[a++] = (char *)o->model;
 		if (run == 0) {
-			argv[a++] = "-p";
+			argv[a++] = (char *)r->prompt_flag[d];
 			argv[a++] = (char *)o->prompt;
 			argv[a++] = "--gen";
 			argv[a++] = gen;

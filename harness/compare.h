@@ -94,6 +94,10 @@ struct cmp_result {
 	int n_groups;
 	const char *group[CMP_MAX_GROUPS];	/* "kernels/", "model/", ... */
 	struct cmp_counts counts[2];	/* BASE, HEAD */
+	const char *prompt_flag[2];	/* how each build's ./bench takes a
+					 * text prompt: "--prompt", or "-p"
+					 * (revisions before llama-bench's
+					 * flags); NULL: not asked yet */
 };
 
 /* Progress, one line (no '\n'): "round 2/6: head" and the like. */

@@ -9,8 +9,10 @@
 #include <unistd.h>
 #include "file.h"
 #include "fingerprint.h"
+#include "gguf.h"
 #include "model.h"
 #include "results.h"
+#include "rows.h"
 
 /* A number, or null where it is undefined (sd and cv of one sample). */
 static json_t *real_or_null(double v)
@@ -39,10 +41,19 @@ json_t *ctr_sample_json(const struct ctr_sample *c)
 	return o;
 }
 
+const char *bench_test_name(enum bench_kind kind, int n_tokens, int n_depth,
+			    char *buf, size_t cap)
+{
+	int at = snprintf(buf, cap, "%s%d", kind == ROW_PP ? "pp" : "tg", n_tokens);
+
+	if (n_depth > 0 && at >= 0 && (size_t)at < cap)
+		snprintf(buf + at, cap - (size_t)at, " @ d%d", n_depth);
+	return buf;
+}
+
 const char *bench_row_test(const struct bench_row *r, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%s%d", r->kind == ROW_PP ? "pp" : "tg", r->n_tokens);
-	return buf;
+	return bench_test_name(r->kind, r->n_tokens, r->n_depth, buf, cap);
 }
 
 static const char *const stop_names[] = {
@@ -62,10 +73,12 @@ json_t *bench_row_json(const struct bench_row *r)
 		json_array_append_new(warn, json_string("involuntary_context_switches"));
 	if (r->warn & BW_CI)
 		json_array_append_new(warn, json_string("ci_target_not_reached"));
-	o = json_pack("{s:s,s:s,s:i,s:s,s:o,s:o,s:f,s:o,s:o,s:f}",
+	if (r->warn & BW_OVER)
+		json_array_append_new(warn, json_string("budget_exceeded"));
+	o = json_pack("{s:s,s:s,s:i,s:i,s:s,s:o,s:o,s:f,s:o,s:o,s:f}",
 		      "test", bench_row_test(r, test, sizeof test),
 		      "kind", r->kind == ROW_PP ? "pp" : "tg",
-		      "n_tokens", r->n_tokens,
+		      "n_tokens", r->n_tokens, "n_depth", r->n_depth,
 		      "unit", r->kind == ROW_PP ? "ms/batch" : "ms/token",
 		      "samples_ms", samples, "stats", stats_json(&r->st),
 		      "tokens_per_s", r->tok_s, "counters", ctr_sample_json(&r->ctr),
@@ -117,6 +130,9 @@ json_t *row_json(const struct bench_row *r, const struct run_floors *f,
 		json_object_set_new(o, "floor_ms", json_real(floor));
 		json_object_set_new(o, "pct_of_floor",
 				    json_real(100 * floor / r->st.median));
+		if (floor > r->st.median)	/* faster than the roofline allows */
+			json_array_append_new(json_object_get(o, "warnings"),
+					      json_string("above_floor"));
 	}
 	return o;
 }
@@ -128,36 +144,76 @@ double prof_roof_pct(const struct prof_row *p, const struct roofline *r,
 				       p->int8 ? p->macs : 0) / (p->ns * 1e-6);
 }
 
-json_t *profile_json(const char *test, const struct prof *p, double overhead,
-		     const struct roofline *r, int threads)
+int prof_is_attention(int op)
 {
+	const char *n = prof_op_name((enum prof_op)op);
+
+	return !strncmp(n, "attn", 4) || !strcmp(n, "attention");
+}
+
+/* The ops of a profile, each with its warnings: above_roof when its
+ * time is under what the roof allows.  *sum_ns, *attn_ns: the ops' time
+ * and attention's, over all passes. */
+static json_t *profile_ops(const struct prof_in *in, double *sum_ns,
+			   double *attn_ns)
+{
+	const struct prof *p = in->p;
 	const double passes = p->passes ? (double)p->passes : 1;
 	json_t *rows = json_array();
-	double sum_ns = 0;
 
+	*sum_ns = *attn_ns = 0;
 	for (int i = 0; rows && i < PROF_COUNT; i++) {
 		const struct prof_row *pr = &p->r[i];
-		json_t *o;
+		json_t *o, *w = json_array();
 
 		if (!pr->calls)
 			continue;
-		sum_ns += pr->ns;
-		o = json_pack("{s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:b}",
+		*sum_ns += pr->ns;
+		if (prof_is_attention(i))
+			*attn_ns += pr->ns;
+		o = json_pack("{s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:b,s:o}",
 			"op", prof_op_name(i), "calls_per_pass", pr->calls / passes,
 			"ms_per_pass", pr->ns / passes / 1e6,
 			"share", pr->ns / p->pass_ns, "bytes_per_pass", pr->bytes / passes,
 			"macs_per_pass", pr->macs / passes, "gb_s", pr->bytes / pr->ns,
-			"gmac_s", pr->macs / pr->ns, "int8", pr->int8);
-		if (o && r)
-			json_object_set_new(o, "pct_of_roof",
-					    json_real(prof_roof_pct(pr, r, threads)));
+			"gmac_s", pr->macs / pr->ns, "int8", pr->int8, "warnings", w);
+		if (o && in->roof) {
+			const double pct = prof_roof_pct(pr, in->roof, in->threads);
+			json_object_set_new(o, "pct_of_roof", json_real(pct));
+			if (pct > 100)
+				json_array_append_new(w, json_string("above_roof"));
+		}
 		json_array_append_new(rows, o);
 	}
-	return json_pack("{s:s,s:i,s:I,s:f,s:f,s:f,s:o}", "test", test,
-			 "threads", threads, "passes", (json_int_t)p->passes,
+	return rows;
+}
+
+json_t *profile_json(const struct prof_in *in)
+{
+	const struct prof *p = in->p;
+	const double passes = p->passes ? (double)p->passes : 1;
+	double sum_ns, attn_ns;
+	json_t *ops = profile_ops(in, &sum_ns, &attn_ns);
+	json_t *w = json_array();
+	char test[48];
+
+	/* a cost of profiling below zero beyond its CI is not noise of the
+	 * profiled samples: the plain ones were disturbed */
+	if (in->ov.hi < 0)
+		json_array_append_new(w, json_string("overhead_below_zero"));
+	return json_pack("{s:s,s:s,s:i,s:i,s:i,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f,"
+			 "s:o,s:o}",
+			 "test", bench_test_name(in->kind, in->n_tokens, in->n_depth,
+						 test, sizeof test),
+			 "kind", in->kind == ROW_PP ? "pp" : "tg",
+			 "n_tokens", in->n_tokens, "n_depth", in->n_depth,
+			 "threads", in->threads, "passes", (json_int_t)p->passes,
 			 "pass_ms", p->pass_ns / passes / 1e6,
 			 "sum_of_ops_share", sum_ns / p->pass_ns,
-			 "overhead", overhead, "ops", rows);
+			 "attention_share", attn_ns / p->pass_ns,
+			 "attention_ms_per_pass", attn_ns / passes / 1e6,
+			 "overhead", in->ov.ratio_m1, "overhead_ci_lo", in->ov.lo,
+			 "overhead_ci_hi", in->ov.hi, "warnings", w, "ops", ops);
 }
 
 json_t *bench_ab_json(const struct bench_ab *ab, int threads)
@@ -191,6 +247,17 @@ static json_t *model_json(const struct model *m, const char *path)
 	model_fp_get(m, &mfp);
 	o = model_fp_json(&mfp);
 	if (o) {
+		json_int_t size = 0, params = 0;
+		for (uint64_t i = 0; i < m->g->n_tensors; i++) {
+			const struct gguf_tensor *t = &m->g->tensors[i];
+			json_int_t ne = 1;
+			for (int d = 0; d < GGUF_MAX_DIMS; d++)
+				ne *= (json_int_t)t->ne[d];
+			size += (json_int_t)t->size;
+			params += ne;
+		}
+		json_object_set_new(o, "size_bytes", json_integer(size));
+		json_object_set_new(o, "n_params", json_integer(params));
 		json_object_set_new(o, "path", json_string(path));
 		json_object_set_new(o, "weights",
 				    json_string(weights_mode_name(m->wmode)));
@@ -282,7 +349,7 @@ cut:
 int results_append(const char *path, const json_t *rec, char *err,
 		   size_t errlen)
 {
-	char *line = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	char *line = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(17));
 	size_t n;
 	ssize_t w;
 	off_t size;
@@ -332,65 +399,6 @@ out:
 	return rc;
 }
 
-/* CSV field: quoted when it holds a comma, quote or newline. */
-static void csv_str(FILE *out, const char *s)
-{
-	if (!s)
-		s = "";
-	if (!strpbrk(s, ",\"\n")) {
-		fputs(s, out);
-		return;
-	}
-	fputc('"', out);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', out);
-		fputc(*s, out);
-	}
-	fputc('"', out);
-}
-
-static double num(const json_t *o, const char *k)
-{
-	return json_number_value(json_object_get(o, k));
-}
-
-/* One CSV line for row of run rec, under config name cfg. */
-static void csv_row(FILE *out, const json_t *rec, const json_t *row,
-		    const char *cfg)
-{
-	const json_t *st = json_object_get(row, "stats");
-	const json_t *w = json_object_get(row, "warnings");
-	char warn[256] = "";
-	size_t k, used = 0;
-	json_t *e;
-
-	json_array_foreach(w, k, e) {
-		if (used >= sizeof warn)
-			break;
-		used += (size_t)snprintf(warn + used, sizeof warn - used, "%s%s",
-					 k ? ";" : "", json_string_value(e));
-	}
-	csv_str(out, json_string_value(json_object_get(rec, "time")));
-	fputc(',', out);
-	csv_str(out, json_string_value(json_object_get(json_object_get(rec,
-		"tool"), "git_rev")));
-	fputc(',', out);
-	csv_str(out, json_string_value(json_object_get(json_object_get(rec,
-		"model"), "path")));
-	fputc(',', out);
-	csv_str(out, cfg);
-	fprintf(out, ",%d,", (int)num(rec, "threads"));
-	csv_str(out, json_string_value(json_object_get(rec, "pin")));
-	fputc(',', out);
-	csv_str(out, json_string_value(json_object_get(row, "test")));
-	fprintf(out, ",%d,%.6g,%.6g,%.6g,%.6g,%.6g,", (int)num(st, "n"),
-		num(st, "median"), num(st, "mad"), num(st, "ci_lo"),
-		num(st, "ci_hi"), num(row, "tokens_per_s"));
-	csv_str(out, warn);
-	fputc('\n', out);
-}
-
 int results_csv(const char *path, FILE *out, int *skipped, char *err,
 		size_t errlen)
 {
@@ -402,8 +410,7 @@ int results_csv(const char *path, FILE *out, int *skipped, char *err,
 	*skipped = 0;
 	if (!f)
 		return -1;
-	fputs("time,git_rev,model,config,threads,pin,test,n,median_ms,mad_ms,"
-	      "ci_lo_ms,ci_hi_ms,tokens_per_s,warnings\n", out);
+	rv_csv_header(out);
 	while ((len = getline(&line, &cap, f)) > 0) {
 		json_t *rec;
 		if (line[len - 1] != '\n' ||
@@ -412,29 +419,11 @@ int results_csv(const char *path, FILE *out, int *skipped, char *err,
 			continue;
 		}
 		const char *schema = json_string_value(json_object_get(rec, "schema"));
-		const json_t *rows = json_object_get(rec, "rows");
-		if (!schema || strcmp(schema, RUN_SCHEMA) || !json_is_array(rows)) {
+		if (!schema || strcmp(schema, RUN_SCHEMA) ||
+		    !json_is_array(json_object_get(rec, "rows")))
 			++*skipped;
-			json_decref(rec);
-			continue;
-		}
-		const json_t *cfg = json_object_get(rec, "config");
-		size_t i;
-		json_t *row, *ab;
-		json_array_foreach(rows, i, row)
-			csv_row(out, rec, row, json_string_value(json_object_get(cfg,
-				"name")));
-		/* an A/B run: its two sides, named by their setups */
-		json_array_foreach(json_object_get(rec, "ab"), i, ab) {
-			char name[300];
-			for (int side = 0; side < 2; side++) {
-				const char *k = side ? "b" : "a";
-				snprintf(name, sizeof name, "%s=%s", side ? "B" : "A",
-					 json_string_value(json_object_get(
-						json_object_get(cfg, k), "name")));
-				csv_row(out, rec, json_object_get(ab, k), name);
-			}
-		}
+		else
+			rv_record(rec, rv_csv_fn, out);
 		json_decref(rec);
 	}
 	free(line);

@@ -30,6 +30,9 @@ json_t *ctr_sample_json(const struct ctr_sample *c);
  * warnings and how it stopped. */
 json_t *bench_row_json(const struct bench_row *r);
 const char *bench_row_test(const struct bench_row *r, char *buf, size_t cap);
+/* "pp64", or "tg16 @ d512" at a context depth (llama-bench's names). */
+const char *bench_test_name(enum bench_kind kind, int n_tokens, int n_depth,
+			    char *buf, size_t cap);
 
 /* What one side of a run measured with. */
 struct run_setup {
@@ -67,12 +70,26 @@ json_t *row_json(const struct bench_row *r, const struct run_floors *f,
 double prof_roof_pct(const struct prof_row *p, const struct roofline *r,
 		     int threads);
 
-/* {test, threads, passes, pass_ms, sum_of_ops_share, overhead, ops: [{op,
- * calls_per_pass, ms_per_pass, share, bytes_per_pass, macs_per_pass,
- * gb_s, gmac_s, int8[, pct_of_roof]}]} for the rows that ran; the
- * pct_of_roof fields only with r (NULL: no roofline). */
-json_t *profile_json(const char *test, const struct prof *p, double overhead,
-		     const struct roofline *r, int threads);
+/* Whether profile row op is part of attention (attn_*, attention). */
+int prof_is_attention(int op);
+
+/* What one profile entry is made of. */
+struct prof_in {
+	const struct prof *p;
+	enum bench_kind kind;
+	int n_tokens, n_depth, threads;
+	struct bench_overhead ov;
+	const struct roofline *roof;	/* NULL: no roofline */
+};
+
+/* {test, kind, n_tokens, n_depth, threads, passes, pass_ms,
+ * sum_of_ops_share, attention_share, attention_ms_per_pass, overhead,
+ * overhead_ci_lo, overhead_ci_hi, warnings, ops: [{op, calls_per_pass,
+ * ms_per_pass, share, bytes_per_pass, macs_per_pass, gb_s, gmac_s, int8,
+ * warnings[, pct_of_roof]}]} for the rows that ran; pct_of_roof only
+ * with a roofline.  Warnings: above_roof (an op faster than its roof),
+ * overhead_below_zero (the CI of the overhead lies below 0). */
+json_t *profile_json(const struct prof_in *in);
 
 /* {a, b, threads, ratio_b_over_a, ratio_ci_lo, ratio_ci_hi,
  * mann_whitney_p, mann_whitney_u, significant, practical} */
@@ -111,9 +128,9 @@ json_t *run_record(const struct run_info *ri);
 int results_append(const char *path, const json_t *rec, char *err,
 		   size_t errlen);
 
-/* Writes the CSV view of a runs.jsonl file to out: one line per row of
- * every run (time, git_rev, model, config, threads, test, n, median_ms,
- * mad_ms, ci_lo_ms, ci_hi_ms, tok_s, warnings).  Torn or foreign lines
+/* Writes the CSV view of a runs.jsonl file to out: the header and the
+ * lines of every run (harness/rows.h: rows, A/B sides, profile lines),
+ * the columns `./bench -o csv` prints.  Torn or foreign lines
  * are skipped and counted in *skipped.  0, or -1 with a message. */
 int results_csv(const char *path, FILE *out, int *skipped, char *err,
 		size_t errlen);

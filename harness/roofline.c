@@ -457,11 +457,43 @@ static int write_atomic(const char *path, const json_t *root, char *err,
 	return rc;
 }
 
-int roofline_save(const char *path, const char *key, const struct roofline *r,
+/* Where a load error points: the file, the entry and the field. */
+struct where {
+	const char *path, *key;
+	char *err;
+	size_t errlen;
+};
+
+static int load_entry(const struct where *w, json_t *e, struct roofline *r);
+
+/* r with the thread counts above r->max_threads that old holds: a
+ * measurement at fewer threads never drops a roof at more.  An old entry
+ * whose ISAs differ from r's (another mask or machine under the same key)
+ * is not merged. */
+static void merge_old(struct roofline *r, const struct roofline *old)
+{
+	if (old->max_threads <= r->max_threads ||
+	    memcmp(old->isa_ok, r->isa_ok, sizeof r->isa_ok))
+		return;
+	for (int t = r->max_threads + 1; t <= old->max_threads; t++) {
+		r->bw.best[t] = old->bw.best[t];
+		r->bw.median[t] = old->bw.median[t];
+		for (int i = 0; i < ROOF_NISA; i++) {
+			r->peak[i].best[t] = old->peak[i].best[t];
+			r->peak[i].median[t] = old->peak[i].median[t];
+		}
+	}
+	r->max_threads = old->max_threads;
+}
+
+int roofline_save(const char *path, const char *key, const struct roofline *rin,
 		  char *err, size_t errlen)
 {
+	struct roofline r_, old, *r = &r_;
 	json_t *root, *e;
 	int ret = -1;
+
+	*r = *rin;
 
 	if (!key || !*key || r->max_threads < 1 ||
 	    r->max_threads > ROOF_MAX_THREADS) {
@@ -479,6 +511,13 @@ int roofline_save(const char *path, const char *key, const struct roofline *r,
 			return -1;
 		}
 	}
+	e = json_object_get(json_object_get(root, "machines"), key);
+	if (e) {
+		char ignored[256];
+		const struct where w = { path, key, ignored, sizeof ignored };
+		if (load_entry(&w, e, &old) == 0)	/* a bad one is replaced */
+			merge_old(r, &old);
+	}
 	e = entry_json(r);
 	if (!e) {
 		snprintf(err, errlen, "%s: entry %s holds a value JSON cannot "
@@ -493,12 +532,6 @@ put_root:
 	return ret;
 }
 
-/* Where a load error points: the file, the entry and the field. */
-struct where {
-	const char *path, *key;
-	char *err;
-	size_t errlen;
-};
 
 static int bad(const struct where *w, const char *field, const char *what)
 {

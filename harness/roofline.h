@@ -71,7 +71,9 @@ int roofline_measure(struct roofline *r, int max_threads, size_t buffer_bytes,
 		     int reps, char *err, size_t errlen);
 
 /* Stores r as machines[key] of the results file at path, keeping the
- * other machines' entries; creates the file (and its folder, one level)
+ * other machines' entries, and the thread counts above r->max_threads of
+ * the entry it replaces (same ISAs): measuring 1..T never drops T+1..N
+ * (measured_at is then the newest measurement's); creates the file (and its folder, one level)
  * if absent.  Written atomically: a temporary file in the same folder,
  * fsync, rename.  An existing file that is not a schema-1 roofline file
  * is an error naming it, and is left untouched.  0 or -1 with err. */

@@ -2303,8 +2303,18 @@ static int scaling_row(const struct src *s, const json_t *j, const struct runinf
 	/* tokens/s, and its CI from the CI of the median time */
 	const double per = pp ? (double)n * 1000 : 1000;
 	struct pt p = { (double)n, tps, per / hi, per / lo, s->line };
+	/* a row at a context depth (-d) is its own line, not a point of the
+	 * depth-0 batch line */
+	const json_t *dj = json_object_get(row, "n_depth");
+	if (dj && !json_is_integer(dj))
+		return failf(EXIT_BAD, s, "field rows[%zu].n_depth: not an integer", k);
+	const long depth = dj ? (long)json_integer_value(dj) : 0;
+	char at[32] = "";
+	if (depth > 0)
+		snprintf(at, sizeof at, " @ d%ld", depth);
 	if (pp) {
-		snprintf(t, sizeof t, "%s, %ld thread%s", cl, th, th == 1 ? "" : "s");
+		snprintf(t, sizeof t, "%s, %ld thread%s%s", cl, th, th == 1 ? "" : "s",
+			 at);
 		if ((sr = series_get(S->batch, &S->nb, MAXSET, t, mm)))
 			series_put(sr, &p);
 	}
@@ -2483,10 +2493,12 @@ static int mb_entry(const struct src *s, const json_t *b, size_t i, struct mb *M
 		return rc;
 	if (strncmp(rt, "matmul_q8/", 10))
 		return 0;	/* other ops: not this plot */
+	/* "/real_time": Google Benchmark's suffix of a benchmark timed by
+	 * the wall clock (./microbench's since its rates are real-time) */
 	if (sscanf(rt, "matmul_q8/%63[^/]/%ldx%ld/nt:%ld%n", var, &r, &c, &nt, &n) != 4 ||
-	    rt[n] || r < 1 || c < 1 || nt < 1)
+	    (rt[n] && strcmp(rt + n, "/real_time")) || r < 1 || c < 1 || nt < 1)
 		return failf(EXIT_BAD, s, "field %s.run_name: \"%s\" is not "
-			     "matmul_q8/VARIANT/ROWSxCOLS/nt:N", path, rt);
+			     "matmul_q8/VARIANT/ROWSxCOLS/nt:N[/real_time]", path, rt);
 	if (!(cell = mb_cell(M, var, r, c, nt)))
 		return 0;
 	if (json_is_true(json_object_get(b, "error_occurred"))) {

@@ -367,3 +367,76 @@ Test(base, atomic_write_refuses_a_non_regular_target)
 	cr_assert_eq(stat(path, &st), 0);
 	cr_expect(S_ISFIFO(st.st_mode), "the FIFO was replaced");
 }
+
+/* --- the flag loop ----------------------------------------------------- */
+
+enum { T_MODEL = 1, T_PP, T_QUIET, T_CSV };
+
+static const struct cli_flag t_flags[] = {
+	{ "model", 'm', 1, T_MODEL }, { "n-prompt", 'p', 1, T_PP },
+	{ "pp", 0, 1, T_PP }, { "quiet", 'q', 0, T_QUIET }, { "csv", 0, 2, T_CSV },
+	{ 0 }
+};
+
+/* Runs the loop over words (NULL-terminated) and returns what it saw,
+ * one "id:flag=value" per flag, or "ERR:message". */
+static void t_loop(const char *const *words, char *out, size_t cap)
+{
+	char *argv[16];
+	int argc = 0, id;
+	struct cli c;
+	size_t at = 0;
+
+	argv[argc++] = "tool";
+	for (; *words; words++)
+		argv[argc++] = (char *)*words;
+	argv[argc] = NULL;
+	*out = '\0';
+	cli_begin(&c, argc, argv, t_flags);
+	while ((id = cli_next(&c)) != 0 && at < cap) {
+		if (id < 0) {
+			snprintf(out + at, cap - at, "ERR:%.400s", c.err);
+			return;
+		}
+		at += (size_t)snprintf(out + at, cap - at, "%d:%s=%s ", id, c.flag,
+				       c.val ? c.val : "-");
+	}
+	if (cli_rest(&c) && at < cap)
+		snprintf(out + at, cap - at, "rest:%s", cli_rest(&c));
+}
+
+/* Every spelling of a flag is its id; --flag=value, -xVALUE, aliases;
+ * unknown flags, missing values and values given to a switch are one
+ * line naming the flag as written. */
+Test(base, cli_flag_loop)
+{
+	char out[512];
+
+	t_loop((const char *[]){ "-m", "a.gguf", "--model=b.gguf", "-pc", "--pp",
+				 "4,8", "--n-prompt=16", "-q", "--csv", "--csv=f",
+				 "word", NULL }, out, sizeof out);
+	cr_expect_str_eq(out, "1:-m=a.gguf 1:--model=b.gguf 2:-p=c 2:--pp=4,8 "
+			 "2:--n-prompt=16 3:-q=- 4:--csv=- 4:--csv=f rest:word");
+	t_loop((const char *[]){ "--bogus", NULL }, out, sizeof out);
+	cr_expect_str_eq(out, "ERR:unknown option '--bogus' (see --help)");
+	t_loop((const char *[]){ "-x", NULL }, out, sizeof out);
+	cr_expect_str_eq(out, "ERR:unknown option '-x' (see --help)");
+	t_loop((const char *[]){ "--model", NULL }, out, sizeof out);
+	cr_expect_str_eq(out, "ERR:--model needs a value (see --help)");
+	t_loop((const char *[]){ "-m", NULL }, out, sizeof out);
+	cr_expect_str_eq(out, "ERR:-m needs a value (see --help)");
+	t_loop((const char *[]){ "--quiet=yes", NULL }, out, sizeof out);
+	cr_expect_str_eq(out, "ERR:--quiet takes no value (see --help)");
+	/* a second pass starts afresh (getopt's state is global) */
+	t_loop((const char *[]){ "--pp=1", NULL }, out, sizeof out);
+	cr_expect_str_eq(out, "2:--pp=1 ");
+
+	/* values are parsed in the flag's own spelling */
+	char *argv[] = { "tool", "--n-prompt=4,x", NULL };
+	struct cli c;
+	int v[4];
+	cli_begin(&c, 2, argv, t_flags);
+	cr_assert_eq(cli_next(&c), T_PP);
+	cr_expect_eq(cli_get_list(&c, 1, 100, v, 4), -1);
+	cr_expect_str_eq(c.err, "--n-prompt: 'x' is not a whole number from 1 to 100");
+}

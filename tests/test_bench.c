@@ -334,8 +334,27 @@ static int csv_fields(const char *line, char f[][64], int cap)
 	return n;
 }
 
-static const char csv_header[] = "time,git_rev,model,config,threads,pin,test,"
-	"n,median_ms,mad_ms,ci_lo_ms,ci_hi_ms,tokens_per_s,warnings\n";
+/* The CSV columns (docs/results-format.md), -o csv's and --csv's. */
+static const char csv_header[] = "time,git_rev,cpu,backend,model,model_type,"
+	"model_size,model_params,weights,config,threads,pin,test,kind,n_prompt,"
+	"n_gen,n_depth,n,median_ms,mad_ms,ci_lo_ms,ci_hi_ms,cv,tokens_per_s,"
+	"floor_ms,pct_of_floor,ratio,ratio_ci_lo,ratio_ci_hi,p,verdict,op,calls,"
+	"share,gb_s,gmac_s,pct_of_roof,overhead,overhead_ci_lo,overhead_ci_hi,"
+	"attention_share,warnings\n";
+#define CSV_NCOL 42
+
+/* The index of column name in csv_header (the test fails without it). */
+static int col(const char *name)
+{
+	char f[CSV_NCOL + 1][64];
+	const int n = csv_fields(csv_header, f, CSV_NCOL + 1);
+
+	for (int i = 0; i < n; i++)
+		if (!strcmp(f[i], name))
+			return i;
+	cr_assert_fail("no CSV column '%s'", name);
+	return -1;
+}
 
 /* --- the validator itself ---------------------------------------------- */
 
@@ -567,7 +586,7 @@ Test(bench, csv_one_line_per_row)
 	json_t *a = fake_record("2026-12-01T07:00:00Z", "dir,1/m.gguf", 2);
 	json_t *b = fake_record("2026-12-01T07:00:09Z", "b.gguf", 1);
 	char *a_s = json_dumps(a, JSON_COMPACT), *b_s = json_dumps(b, JSON_COMPACT);
-	char *text = NULL, f[16][64];
+	char *text = NULL, f[CSV_NCOL + 2][64];
 	size_t len = 0;
 	int skipped = -1;
 	FILE *out = open_memstream(&text, &len);
@@ -587,37 +606,45 @@ Test(bench, csv_one_line_per_row)
 	/* pp3 of a: samples 1.00 .. 1.04, median 1.02, MAD 0.01,
 	 * 3 tokens / 1.02 ms = 2941.18 tokens/s */
 	const char *l1 = strchr(text, '\n') + 1;
-	cr_assert_eq(csv_fields(l1, f, 16), 14, "%s", l1);
-	cr_expect_str_eq(f[0], "2026-12-01T07:00:00Z");
-	cr_expect_str_eq(f[1], "0123abcd");
-	cr_expect_str_eq(f[2], "dir,1/m.gguf");
-	cr_expect(strncmp(l1 + strlen("2026-12-01T07:00:00Z,0123abcd,"),
-			  "\"dir,1/m.gguf\",", 15) == 0, "not quoted: %s", l1);
-	cr_expect_str_eq(f[3], "default");
-	cr_expect_str_eq(f[4], "2");
-	cr_expect_str_eq(f[5], "none");
-	cr_expect_str_eq(f[6], "pp3");
-	cr_expect_str_eq(f[7], "5");
-	cr_expect_str_eq(f[8], "1.02");
-	cr_expect_str_eq(f[9], "0.01");
-	cr_expect(atof(f[10]) >= 1.0 && atof(f[10]) <= atof(f[8]), "ci_lo %s", f[10]);
-	cr_expect(atof(f[11]) >= atof(f[8]) && atof(f[11]) <= 1.04, "ci_hi %s", f[11]);
-	cr_expect_str_eq(f[12], "2941.18");
-	cr_expect_str_eq(f[13], "cv>5%;ci_target_not_reached");
+	cr_assert_eq(csv_fields(l1, f, CSV_NCOL + 2), CSV_NCOL, "%s", l1);
+	cr_expect_str_eq(f[col("time")], "2026-12-01T07:00:00Z");
+	cr_expect_str_eq(f[col("git_rev")], "0123abcd");
+	cr_expect_str_eq(f[col("model")], "dir,1/m.gguf");
+	cr_expect(strstr(l1, ",\"dir,1/m.gguf\",") != NULL, "not quoted: %s", l1);
+	cr_expect_str_eq(f[col("model_type")], "", "no arch: no type");
+	cr_expect_str_eq(f[col("config")], "default");
+	cr_expect_str_eq(f[col("threads")], "2");
+	cr_expect_str_eq(f[col("pin")], "none");
+	cr_expect_str_eq(f[col("test")], "pp3");
+	cr_expect_str_eq(f[col("kind")], "pp");
+	cr_expect_str_eq(f[col("n_prompt")], "3");
+	cr_expect_str_eq(f[col("n_gen")], "0");
+	cr_expect_str_eq(f[col("n_depth")], "0");
+	cr_expect_str_eq(f[col("n")], "5");
+	cr_expect_str_eq(f[col("median_ms")], "1.02");
+	cr_expect_str_eq(f[col("mad_ms")], "0.01");
+	const double lo = atof(f[col("ci_lo_ms")]), hi = atof(f[col("ci_hi_ms")]);
+	cr_expect(lo >= 1.0 && lo <= 1.02, "ci_lo %g", lo);
+	cr_expect(hi >= 1.02 && hi <= 1.04, "ci_hi %g", hi);
+	cr_expect_str_eq(f[col("tokens_per_s")], "2941.18");
+	cr_expect_str_eq(f[col("floor_ms")], "", "no roofline: empty");
+	cr_expect_str_eq(f[col("warnings")], "cv>5%;ci_target_not_reached");
 
 	/* tg4 of a: 6 samples 1.00 .. 1.05, median 1.025 */
 	const char *l2 = strchr(l1, '\n') + 1;
-	cr_assert_eq(csv_fields(l2, f, 16), 14, "%s", l2);
-	cr_expect_str_eq(f[6], "tg4");
-	cr_expect_str_eq(f[7], "6");
-	cr_expect_str_eq(f[8], "1.025");
-	cr_expect_str_eq(f[12], "975.61");
+	cr_assert_eq(csv_fields(l2, f, CSV_NCOL + 2), CSV_NCOL, "%s", l2);
+	cr_expect_str_eq(f[col("test")], "tg4");
+	cr_expect_str_eq(f[col("n_prompt")], "0");
+	cr_expect_str_eq(f[col("n_gen")], "4");
+	cr_expect_str_eq(f[col("n")], "6");
+	cr_expect_str_eq(f[col("median_ms")], "1.025");
+	cr_expect_str_eq(f[col("tokens_per_s")], "975.61");
 
 	const char *l3 = strchr(l2, '\n') + 1;
-	cr_assert_eq(csv_fields(l3, f, 16), 14, "%s", l3);
-	cr_expect_str_eq(f[0], "2026-12-01T07:00:09Z");
-	cr_expect_str_eq(f[2], "b.gguf");
-	cr_expect_str_eq(f[6], "pp3");
+	cr_assert_eq(csv_fields(l3, f, CSV_NCOL + 2), CSV_NCOL, "%s", l3);
+	cr_expect_str_eq(f[col("time")], "2026-12-01T07:00:09Z");
+	cr_expect_str_eq(f[col("model")], "b.gguf");
+	cr_expect_str_eq(f[col("test")], "pp3");
 
 	free(text);
 	free(file);
@@ -1028,40 +1055,65 @@ Test(bench, torn_line_is_cut_by_the_next_run, .timeout = 30)
 	brun_close(&r);
 }
 
-/* ./bench --csv=FILE: the header and one line per row, each agreeing with
- * the record. */
+/* ./bench -o csv prints exactly what ./bench --csv=FILE prints of the
+ * record it appended: the same columns and values; rows, then the profile
+ * (a pass line and a line per op), every line with the same number of
+ * fields, agreeing with the record; the run's header lines go to stderr. */
 Test(bench, csv_view_of_a_run, .timeout = 30)
 {
 	struct brun r;
-	char opt[160], f14[16][64];
+	char opt[160], f[CSV_NCOL + 2][64];
 
 	brun_open(&r, 0);
-	const char *extra[] = { "-o", "json", "--results", r.f.results, NULL };
-	json_t *rec = brun_json(&r, extra);
+	const char *extra[] = { "-o", "csv", "--profile", "--results", r.f.results,
+				NULL };
+	run_bench(&r.f, extra, &r.p);
+	expect_ok(&r.p);
+	char *run_out = strdup(r.p.out);
+	json_t *lines = brun_lines(&r, 1);
+	const json_t *rec = json_array_get(lines, 0);
 	snprintf(opt, sizeof opt, "--csv=%s", r.f.results);
 	char *argv[] = { (char *)bench_bin(), opt, NULL };
 	proc_free(&r.p);
 	run_argv(argv, &r.p);
 	expect_ok(&r.p);
+	cr_expect_str_eq(r.p.err, "");
+	cr_expect_str_eq(run_out, r.p.out, "-o csv and --csv differ");
 	cr_assert_eq(strncmp(r.p.out, csv_header, strlen(csv_header)), 0, "%s",
 		     r.p.out);
-	cr_assert_eq(count_lines(r.p.out), 3, "%s", r.p.out);
+	const json_t *prof = json_object_get(rec, "profile");
+	size_t want = 2;
+	for (size_t i = 0; i < json_array_size(prof); i++)
+		want += 1 + json_array_size(json_object_get(json_array_get(prof, i),
+							    "ops"));
+	cr_assert_eq(count_lines(r.p.out), 1 + (int)want, "%s", r.p.out);
 	const char *line = r.p.out;
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < want; i++) {
+		line = strchr(line, '\n') + 1;
+		cr_assert_eq(csv_fields(line, f, CSV_NCOL + 2), CSV_NCOL, "%s", line);
+		cr_expect_str_eq(f[col("time")],
+				 json_string_value(json_object_get(rec, "time")));
+		cr_expect_str_eq(f[col("model")], r.f.model);
+		cr_expect_str_eq(f[col("model_type")], "gemma 2L 128d");
+		cr_expect(atof(f[col("model_size")]) > 0 &&
+			  atof(f[col("model_params")]) > 0, "%s", line);
+		cr_expect(strchr(line, '%') == NULL || strstr(line, "cv>5%"),
+			  "a %% sign outside the warnings: %s", line);
+		if (i >= 2) {
+			cr_expect_str_eq(f[col("kind")], "profile");
+			continue;
+		}
 		const json_t *row = json_array_get(json_object_get(rec, "rows"), i);
 		const json_t *st = json_object_get(row, "stats");
-		char want[32];
-		line = strchr(line, '\n') + 1;
-		cr_assert_eq(csv_fields(line, f14, 16), 14, "%s", line);
-		cr_expect_str_eq(f14[0], json_string_value(json_object_get(rec, "time")));
-		cr_expect_str_eq(f14[2], r.f.model);
-		cr_expect_str_eq(f14[6], json_string_value(json_object_get(row, "test")));
-		cr_expect_eq(atoi(f14[7]), (int)num(st, "n"));
-		snprintf(want, sizeof want, "%.6g", num(st, "median"));
-		cr_expect_str_eq(f14[8], want);
+		char want_s[32];
+		cr_expect_str_eq(f[col("test")],
+				 json_string_value(json_object_get(row, "test")));
+		cr_expect_eq(atoi(f[col("n")]), (int)num(st, "n"));
+		snprintf(want_s, sizeof want_s, "%.6g", num(st, "median"));
+		cr_expect_str_eq(f[col("median_ms")], want_s);
 	}
-	cr_expect_str_eq(r.p.err, "");
-	json_decref(rec);
+	free(run_out);
+	json_decref(lines);
 	brun_close(&r);
 }
 
@@ -1124,6 +1176,12 @@ Test(bench, bad_input_fails_cleanly, .timeout = 60)
 		{ "-o xml", { bin, "--model", f.model, "-o", "xml" } },
 		{ "--ab with one argument", { bin, "--model", f.model, "--ab", "default" } },
 		{ "malformed --config", { bin, "--model", f.model, "--config", cfg } },
+		{ "-p TEXT", { bin, "--model", f.model, "-p", "Hello world" } },
+		{ "--n-prompt=TEXT", { bin, "-m", f.model, "--n-prompt=Hello" } },
+		{ "--prompt and -p", { bin, "-m", f.model, "--prompt", "Hi", "-p", "4" } },
+		{ "-d x", { bin, "-m", f.model, "-d", "x" } },
+		{ "--profile=1", { bin, "-m", f.model, "--profile=1" } },
+		{ "-o jsonlines", { bin, "-m", f.model, "--output=jsonlines" } },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const char *argv[32];
@@ -1149,6 +1207,10 @@ Test(bench, bad_input_fails_cleanly, .timeout = 60)
 			     "got: %s", cases[i].what, p.err);
 		cr_expect(strncmp(p.err, "bench: ", 7) == 0, "%s: stderr does not "
 			  "start 'bench: ': %.200s", cases[i].what, p.err);
+		/* -p is llama-bench's prompt sizes: a text is named as such */
+		if (strstr(cases[i].what, "TEXT"))
+			cr_expect(strstr(p.err, "--prompt TEXT") != NULL, "%s: %s",
+				  cases[i].what, p.err);
 		cr_expect_str_eq(p.out, "", "%s: stdout should be empty", cases[i].what);
 		char *after = slurp(f.results, NULL);
 		cr_expect_str_eq(after, earlier, "%s: the results file changed",
@@ -1200,5 +1262,98 @@ Test(bench, sweep_is_one_row_per_combination, .timeout = 60)
 	cr_expect(WIFEXITED(r.p.status) && WEXITSTATUS(r.p.status) == 1);
 	cr_expect_str_eq(r.p.err, "bench: --pp: '4,,8' is not a comma-separated "
 			 "list of whole numbers\n");
+	brun_close(&r);
+}
+
+/* llama-bench's spellings: -m, -p sizes, -n, -t, -r, -o md; every
+ * combination is a row of one Markdown table, each line carrying the
+ * model, its size and parameters, the backend, threads and config; the
+ * header lines go to stderr, and no progress line when stderr is not a
+ * terminal. */
+Test(bench, llama_bench_flags_make_one_md_table, .timeout = 60)
+{
+	struct fx f;
+	struct proc p;
+	static const char *const want[] = { "pp4", "pp8", "tg2" };
+
+	fx_open(&f, 0);
+	char mflag[200];
+	snprintf(mflag, sizeof mflag, "--model=%s", f.model);
+	const char *argv[] = { bench_bin(), mflag, "-p", "4,8", "-n", "2", "-t",
+			       "1,2", "-r", "3", "--budget=1", "-o", "md",
+			       "--no-record", NULL };
+	run_argv((char *const *)argv, &p);
+	expect_ok(&p);
+	cr_expect(strchr(p.err, '\r') == NULL && strstr(p.err, "\033[K") == NULL,
+		  "a progress line on a stderr that is not a terminal: %s", p.err);
+	cr_expect(strstr(p.err, "bench: gemma") != NULL, "%s", p.err);
+	const char *l = p.out;
+	int rows = 0;
+	cr_assert(strncmp(l, "| model | size | params | backend | threads | config "
+			  "| test |", 50) == 0, "%s", p.out);
+	l = strchr(l, '\n') + 1;
+	cr_assert(strncmp(l, "|---|", 5) == 0, "%s", p.out);
+	while ((l = strchr(l, '\n')) && *++l && *l != '\n') {
+		char test[64];
+		cr_assert(strncmp(l, "| gemma 2L ", 11) == 0, "not a row: %.100s", l);
+		cr_expect(strstr(l, " MiB | ") && strstr(l, " M | "), "%.200s", l);
+		snprintf(test, sizeof test, "| %d | default | %s |", 1 + rows / 3,
+			 want[rows % 3]);
+		cr_expect(strstr(l, test) != NULL, "row %d: no '%s' in %.200s", rows,
+			  test, l);
+		rows++;
+	}
+	cr_expect_eq(rows, 6, "%s", p.out);
+	/* after the table only a blank line and notes (a stored roofline may
+	 * put this machine's tiny-model rows above their floor) */
+	cr_expect(!l || !*l || (*l == '\n' && (!l[1] || !strncmp(l + 1, "note: ", 6))),
+		  "more after the table: %s", l);
+	proc_free(&p);
+	rm_tree(f.dir);
+}
+
+/* -d: every row again after a prefilled context, named "pp4 @ d8" with
+ * n_depth; the session holds depth + prompt + decode; the profile at
+ * depth reports attention's share; -o jsonl is the record on one line. */
+Test(bench, depth_rows, .timeout = 60)
+{
+	struct brun r;
+	static const char *const want[] = { "pp4", "tg2", "pp4 @ d40", "tg2 @ d40" };
+	json_error_t je;
+
+	brun_open(&r, 0);
+	const char *extra[] = { "-p", "4", "-n", "2", "-d", "0,40", "-t", "1",
+				"--profile", "-o", "jsonl", "--results", r.f.results,
+				NULL };
+	run_bench(&r.f, extra, &r.p);
+	expect_ok(&r.p);
+	cr_assert_eq(count_lines(r.p.out), 1, "jsonl: one line: %s", r.p.out);
+	json_t *rec = json_loads(r.p.out, 0, &je);
+	cr_assert_not_null(rec, "%s", je.text);
+	expect_valid(r.schema, r.schema, rec, "-o jsonl");
+	json_t *lines = brun_lines(&r, 1);
+	cr_expect(json_equal(rec, json_array_get(lines, 0)),
+		  "-o jsonl and the appended line differ");
+	const json_t *rows = json_object_get(rec, "rows");
+	const json_t *prof = json_object_get(rec, "profile");
+	cr_assert_eq(json_array_size(rows), 4);
+	cr_assert_eq(json_array_size(prof), 4);
+	for (size_t i = 0; i < 4; i++) {
+		const json_t *row = json_array_get(rows, i), *pe = json_array_get(prof, i);
+		cr_expect_str_eq(json_string_value(json_object_get(row, "test")), want[i]);
+		cr_expect_eq(num(row, "n_depth"), i < 2 ? 0 : 40, "row %zu", i);
+		cr_expect_str_eq(json_string_value(json_object_get(pe, "test")), want[i]);
+		cr_expect(num(pe, "attention_share") > 0 &&
+			  num(pe, "attention_share") < num(pe, "sum_of_ops_share"),
+			  "%s: attention share %g", want[i], num(pe, "attention_share"));
+		cr_expect(num(pe, "overhead_ci_lo") <= num(pe, "overhead") &&
+			  num(pe, "overhead") <= num(pe, "overhead_ci_hi"), "%s", want[i]);
+	}
+	/* attention reads 40 more positions per token at depth */
+	cr_expect(num(json_array_get(prof, 3), "attention_ms_per_pass") >
+		  num(json_array_get(prof, 1), "attention_ms_per_pass"),
+		  "tg attention at d40 not slower than at d0");
+	json_decref(lines);
+	json_decref(rec);
 	brun_close(&r);
 }

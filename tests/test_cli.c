@@ -1,5 +1,6 @@
 /* test_cli.c - ./infer as a user runs it: tokenizer ids, JSON output, and
  * bad input (one line on stderr, exit 1, never a signal, no stdout). */
+#include <ctype.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -321,4 +322,191 @@ Test(cli, a_failed_stdout_is_an_error, .timeout = 60)
 			  p.err);
 		proc_free(&p);
 	}
+}
+
+/* --- --help against the README ------------------------------------------ */
+
+#define MAX_FLAGS 96
+
+struct flagset {
+	char name[MAX_FLAGS][32];
+	int n;
+};
+
+static int has_flag(const struct flagset *s, const char *f)
+{
+	for (int i = 0; i < s->n; i++)
+		if (!strcmp(s->name[i], f))
+			return 1;
+	return 0;
+}
+
+/* Every flag text names: "--word-word" and "-x" where the '-' does not
+ * continue a word ("non-zero", "q8_0-x" are not flags). */
+static void flags_of(const char *text, struct flagset *s)
+{
+	s->n = 0;
+	for (const char *p = text; *p; p++) {
+		char f[32];
+		size_t k = 0;
+		if (*p != '-' || (p > text && (isalnum((unsigned char)p[-1]) ||
+					      p[-1] == '-' || p[-1] == '_')))
+			continue;
+		if (p[1] == '-' && isalpha((unsigned char)p[2])) {
+			for (f[k++] = '-', f[k++] = '-', p += 2; (isalnum((unsigned char)*p) ||
+			     *p == '-') && k < sizeof f - 1; p++)
+				f[k++] = *p;
+			while (f[k - 1] == '-')
+				k--;
+			p--;
+		} else if (isalpha((unsigned char)p[1]) &&
+			   !isalnum((unsigned char)p[2]) && p[2] != '-' && p[2] != '_') {
+			f[k++] = '-';
+			f[k++] = p[1];
+			p++;
+		} else {
+			continue;
+		}
+		f[k] = '\0';
+		if (!has_flag(s, f) && s->n < MAX_FLAGS)
+			snprintf(s->name[s->n++], sizeof s->name[0], "%s", f);
+	}
+}
+
+/* The synopsis of tool in the README at path: the first ``` block after
+ * the heading "### `./tool`".  A new string, or NULL. */
+static char *readme_synopsis(const char *path, const char *tool)
+{
+	char *text = NULL, head[64], *at, *open, *close, *syn = NULL;
+	size_t n = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return NULL;
+	if (getdelim(&text, &n, '\0', f) < 0) {
+		fclose(f);
+		free(text);
+		return NULL;
+	}
+	fclose(f);
+	snprintf(head, sizeof head, "### `./%s`", tool);
+	if ((at = strstr(text, head)) && (open = strstr(at, "```\n")) &&
+	    (close = strstr(open + 4, "```")))
+		syn = strndup(open + 4, (size_t)(close - open - 4));
+	free(text);
+	return syn;
+}
+
+/* The flags that one of the two lists and the other does not, as text;
+ * "" when they agree. */
+static void flag_diff(const struct flagset *help, const struct flagset *doc,
+		      char *out, size_t cap)
+{
+	size_t at = 0;
+
+	*out = '\0';
+	for (int i = 0; i < help->n && at < cap; i++)
+		if (!has_flag(doc, help->name[i]))
+			at += (size_t)snprintf(out + at, cap - at, " %s (in --help, not "
+					       "the README)", help->name[i]);
+	for (int i = 0; i < doc->n && at < cap; i++)
+		if (!has_flag(help, doc->name[i]))
+			at += (size_t)snprintf(out + at, cap - at, " %s (in the README, "
+					       "not --help)", doc->name[i]);
+}
+
+/* Each tool's --help names the flags its README synopsis names, no more
+ * and no fewer (README.md, or $Q8TUNE_README). */
+Test(cli, help_matches_readme_synopsis)
+{
+	static const char *const tools[] = { "bench", "infer", "tune", "mkmodel" };
+	const char *readme = getenv("Q8TUNE_README") ? getenv("Q8TUNE_README") :
+			     "README.md";
+
+	for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++) {
+		char bin[32], diff[2048];
+		struct flagset help, doc;
+		struct proc p;
+
+		snprintf(bin, sizeof bin, "./%s", tools[i]);
+		if (access(bin, X_OK))
+			cr_skip_test("%s is not built (run make first); skipped", bin);
+		char *argv[] = { bin, "--help", NULL };
+		run_argv(argv, &p);
+		cr_assert(WIFEXITED(p.status) && WEXITSTATUS(p.status) == 0,
+			  "%s --help: %s", bin, p.err);
+		char *syn = readme_synopsis(readme, tools[i]);
+		cr_assert_not_null(syn, "%s: no synopsis block under ### `./%s`",
+				   readme, tools[i]);
+		flags_of(p.out, &help);
+		flags_of(syn, &doc);
+		cr_expect(help.n >= 5, "%s --help names only %d flags", bin, help.n);
+		flag_diff(&help, &doc, diff, sizeof diff);
+		cr_expect_str_eq(diff, "", "%s: --help and the %s synopsis differ:%s",
+				 bin, readme, diff);
+		free(syn);
+		proc_free(&p);
+	}
+}
+
+/* The flag scanner the test above relies on. */
+Test(cli, flags_of_finds_flags_not_hyphens)
+{
+	struct flagset s;
+
+	flags_of("usage: x -m PATH [--n-prompt N,...] --tied/--untied -o\n"
+		 "non-zero q8_0-x 1..-5 models/default-<arch>-q8_0.gguf (-h)", &s);
+	cr_assert_eq(s.n, 6, "%d flags", s.n);
+	cr_expect_str_eq(s.name[0], "-m");
+	cr_expect_str_eq(s.name[1], "--n-prompt");
+	cr_expect_str_eq(s.name[2], "--tied");
+	cr_expect_str_eq(s.name[3], "--untied");
+	cr_expect_str_eq(s.name[4], "-o");
+	cr_expect_str_eq(s.name[5], "-h");
+}
+
+/* llama-cli's spellings (-m, -p, -n, -t, -c, --n-predict, --ctx-size) and
+ * --flag=value give what the long spellings give. */
+Test(cli, llama_cli_spellings_agree, .timeout = 60)
+{
+	char dir[96], model[160], mflag[200];
+	const struct synth_cfg c = small_cfg(SYNTH_GEMMA);
+	struct proc a, b;
+
+	need_infer();
+	test_tmpdir(dir, sizeof dir, "cli");
+	snprintf(model, sizeof model, "%s/m.gguf", dir);
+	snprintf(mflag, sizeof mflag, "--model=%s", model);
+	write_model(&c, model);
+	char *lng[] = { "./infer", "--model", model, "--prompt", "Hello world",
+			"--n-predict", "6", "--threads", "1", "--ctx", "32", "--temp",
+			"0.8", "--seed", "7", "--json", "--ignore-eos", NULL };
+	char *sht[] = { "./infer", "-m", model, "-p", "Hello world", "-n", "6",
+			"-t", "1", "-c", "32", "--temp=0.8", "--seed=7", "--json",
+			"--ignore-eos", NULL };
+	char *eq[] = { "./infer", mflag, "--prompt=Hello world", "--n-predict=6",
+		       "--threads=1", "--ctx-size=32", "--temp=0.8", "--seed=7",
+		       "--json", "--ignore-eos", NULL };
+	run_argv(lng, &a);
+	cr_assert(WIFEXITED(a.status) && WEXITSTATUS(a.status) == 0, "%s", a.err);
+	json_t *ja = json_loads(a.out, 0, NULL);
+	cr_assert_not_null(ja, "%s", a.out);
+	cr_assert_eq(json_array_size(json_object_get(ja, "generated_tokens")), 6);
+	for (int k = 0; k < 2; k++) {
+		run_argv(k ? eq : sht, &b);
+		cr_assert(WIFEXITED(b.status) && WEXITSTATUS(b.status) == 0, "%s", b.err);
+		json_t *jb = json_loads(b.out, 0, NULL);
+		cr_expect(json_equal(json_object_get(ja, "generated_tokens"),
+				     json_object_get(jb, "generated_tokens")),
+			  "%s: %s vs %s", k ? "--flag=value" : "short flags", a.out, b.out);
+		json_decref(jb);
+		proc_free(&b);
+	}
+	json_decref(ja);
+	proc_free(&a);
+	char *bad[] = { "./infer", mflag, "--ctx-size=x", NULL };
+	expect_clean_failure(bad, "--ctx-size");
+	char cmd[160];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	cr_expect_eq(system(cmd), 0);
 }

@@ -342,7 +342,7 @@ Test(roofline, two_keys_survive)
 	snprintf(path, sizeof path, "%s/roofline.json", dir);
 	fake(&a, 2, 1);
 	fake(&b, 4, 2);
-	fake(&a2, 1, 3);
+	fake(&a2, 2, 3);
 	cr_assert_eq(roofline_save(path, "machine-a", &a, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(roofline_save(path, "machine-b", &b, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(roofline_load(path, "machine-a", &l, err, sizeof err), 1, "%s", err);
@@ -355,6 +355,38 @@ Test(roofline, two_keys_survive)
 	same(&l, &a2);
 	cr_assert_eq(roofline_load(path, "machine-b", &l, err, sizeof err), 1, "%s", err);
 	same(&l, &b);
+	cr_assert_eq(rm_dir(dir), 0, "a temporary file was left behind");
+}
+
+/* Measuring fewer threads than stored replaces those counts and keeps
+ * the others (./bench --roofline --threads 1 after a 2-thread roofline);
+ * measuring more replaces all. */
+Test(roofline, fewer_threads_keep_the_others)
+{
+	struct roofline two, one, four, l, want;
+	char dir[64], path[128], err[256];
+
+	tmp_dir(dir);
+	snprintf(path, sizeof path, "%s/roofline.json", dir);
+	fake(&two, 2, 1);
+	fake(&one, 1, 5);
+	fake(&four, 4, 9);
+	cr_assert_eq(roofline_save(path, "m", &two, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(roofline_save(path, "m", &one, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(roofline_load(path, "m", &l, err, sizeof err), 1, "%s", err);
+	want = one;	/* thread 1 and the metadata: the new measurement */
+	want.max_threads = 2;
+	want.bw.best[2] = two.bw.best[2];
+	want.bw.median[2] = two.bw.median[2];
+	for (int i = 0; i < ROOF_NISA; i++)
+		want.peak[i] = (struct roof_series){ { 0, one.peak[i].best[1],
+			two.peak[i].best[2] }, { 0, one.peak[i].median[1],
+			two.peak[i].median[2] } };
+	same(&l, &want);
+	cr_assert(roofline_floor_ms(&l, 2, 1e9, 0) > 0);
+	cr_assert_eq(roofline_save(path, "m", &four, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(roofline_load(path, "m", &l, err, sizeof err), 1, "%s", err);
+	same(&l, &four);
 	cr_assert_eq(rm_dir(dir), 0, "a temporary file was left behind");
 }
 

@@ -23,39 +23,57 @@
 #include "prof.h"
 #include "results.h"
 #include "roofline.h"
+#include "rows.h"
+#include "stats.h"
 
 static const char usage[] =
-"usage: bench --model PATH [--config FILE] [-p TEXT | --pp N[,N...]]\n"
-"             [--gen N[,N...]] [--reps R] [--threads T[,T...]] [--pin none|cores]\n"
-"             [-o table|md|csv|json]\n"
+"usage: bench -m PATH [-p N[,N...]] [-n N[,N...]] [-d N[,N...]] [-t T[,T...]]\n"
+"             [-r R] [-o table|md|csv|json|jsonl] [--prompt TEXT]\n"
+"             [--config FILE [--config-fallback]] [--pin none|cores]\n"
 "             [--profile] [--roofline] [--ab A B] [--budget SECONDS]\n"
 "             [--weights q8_0|native|f32] [--results FILE] [--no-record]\n"
-"       bench --roofline [--threads T]\n"
+"       bench --roofline [-t T]\n"
 "       bench --csv [FILE]\n"
-"  -p TEXT       prompt (BOS prepended); default \"Hello world\"\n"
-"  --pp N        a prompt of N tokens instead (the text's tokens repeated)\n"
-"  --gen N       decode tokens per tg sample (default 32; 0: no tg row)\n"
-"                --pp, --gen and --threads take comma lists (16,64,512):\n"
-"                every combination is a row, as in llama-bench; tg rows\n"
-"                decode after the first prompt of the list\n"
-"  --reps R      at least R samples per row (default 5); more until the\n"
-"                95%% CI of the median is within 2%% or the budget is spent\n"
-"  --budget S    seconds per row after warm-up (default 10)\n"
-"  --threads T   worker threads (default: online CPUs; over a config's)\n"
-"  --pin MODE    none, or cores: one worker per physical core (default when\n"
-"                threads <= cores)\n"
-"  --config FILE a best-config file (./tune): its prompt phase for pp, its\n"
-"                decode phase for tg\n"
-"  --config-fallback  a bad config is a warning and the defaults run\n"
-"  --ab A B      A and B interleaved (A B A B ...); each is a config file or\n"
-"                default, scalar (every op's reference) or per_call (default\n"
-"                kernels, scratch allocated per call)\n"
-"  --profile     per-op table measured inside the pass\n"
-"  --roofline    measure bandwidth and int8 peaks, store them in\n"
-"                results/roofline.json (keyed by machine)\n"
-"  --csv [FILE]  print the CSV view of FILE (default results/runs.jsonl)\n";
+"  -m, --model PATH      the GGUF model\n"
+"  -p, --n-prompt N,...  prompt sizes in tokens (the text's tokens repeated);\n"
+"                        alias --pp.  Without it: one pp row of the text\n"
+"  -n, --n-gen N,...     decode tokens per tg sample (default 32; 0: no tg\n"
+"                        row); alias --gen\n"
+"  -d, --n-depth N,...   context depth: each row runs after N positions of\n"
+"                        context, prefilled untimed (default 0); rows are\n"
+"                        named 'pp64 @ d512', 'tg16 @ d512'\n"
+"  -t, --threads T,...   worker threads (default: online CPUs; over a config's)\n"
+"                        -p, -n, -d and -t take comma lists: every\n"
+"                        combination is a row, as in llama-bench; tg rows\n"
+"                        at depth 0 decode after the first prompt\n"
+"  -r, --repetitions R   at least R samples per row (default 5); more until\n"
+"                        the 95% CI of the median is within 2% or the budget\n"
+"                        is spent; alias --reps\n"
+"  -o, --output FMT      table (default), md, csv, json (the run record,\n"
+"                        indented) or jsonl (the record on one line)\n"
+"  --prompt TEXT         the text prompt (BOS prepended; default \"Hello world\")\n"
+"  --budget S            seconds per row after warm-up (default 10)\n"
+"  --pin MODE            none, or cores: one worker per physical core (default\n"
+"                        when threads <= cores)\n"
+"  --config FILE         a best-config file (./tune): its prompt phase for pp,\n"
+"                        its decode phase for tg\n"
+"  --config-fallback     a bad config is a warning and the defaults run\n"
+"  --ab A B              A and B interleaved (A B A B ...); each is a config\n"
+"                        file or default, scalar (every op's reference) or\n"
+"                        per_call (default kernels, scratch allocated per call)\n"
+"  --profile             per-op table measured inside the pass\n"
+"  --roofline            measure bandwidth and int8 peaks at 1..T threads, and\n"
+"                        store them in results/roofline.json (keyed by machine;\n"
+"                        other thread counts are kept)\n"
+"  --weights MODE        q8_0 (default), native or f32\n"
+"  --results FILE        the run record is appended here (default\n"
+"                        results/runs.jsonl)\n"
+"  --no-record           append nothing\n"
+"  --csv [FILE]          print the CSV view of FILE (default results/runs.jsonl)\n"
+"  -h, --help            this text\n"
+"A progress line goes to stderr while measuring when stderr is a terminal.\n";
 
-enum fmt { FMT_TABLE, FMT_MD, FMT_CSV, FMT_JSON };
+enum fmt { FMT_TABLE, FMT_MD, FMT_CSV, FMT_JSON, FMT_JSONL };
 
 #define MAX_SWEEP 16	/* values of one swept flag */
 
@@ -63,6 +81,7 @@ struct opts {
 	const char *model, *config, *prompt, *results, *ab[2], *csv;
 	int pp[MAX_SWEEP], n_pp;	/* 0 values: the text prompt */
 	int gen[MAX_SWEEP], n_gen;
+	int depth[MAX_SWEEP], n_depth;	/* 0 values: depth 0 */
 	int thr[MAX_SWEEP], n_thr;	/* 0 values: online CPUs */
 	int reps, pin;			/* pin: -1 auto */
 	int threads;			/* the pool's: the largest of thr */
@@ -72,112 +91,127 @@ struct opts {
 	enum weights_mode wmode;
 };
 
-/* A flag's whole-number value in [lo, 1000000]; 0, or -1 (printed). */
-static int parse_int(const char *flag, const char *s, int lo, int *out)
-{
-	char err[256];
+enum {
+	OPT_MODEL = 1, OPT_CONFIG, OPT_PP, OPT_GEN, OPT_DEPTH, OPT_REPS,
+	OPT_THREADS, OPT_PIN, OPT_PROFILE, OPT_ROOFLINE, OPT_AB, OPT_BUDGET,
+	OPT_WEIGHTS, OPT_RESULTS, OPT_NO_RECORD, OPT_CSV, OPT_FALLBACK,
+	OPT_OUTPUT, OPT_PROMPT, OPT_HELP,
+};
 
-	if (cli_int(flag, s, lo, 1000000, out, err, sizeof err) < 0)
-		return cli_die("%s", err), -1;
+static const struct cli_flag flags[] = {
+	{ "model", 'm', 1, OPT_MODEL }, { "n-prompt", 'p', 1, OPT_PP },
+	{ "pp", 0, 1, OPT_PP }, { "n-gen", 'n', 1, OPT_GEN },
+	{ "gen", 0, 1, OPT_GEN }, { "n-depth", 'd', 1, OPT_DEPTH },
+	{ "threads", 't', 1, OPT_THREADS }, { "repetitions", 'r', 1, OPT_REPS },
+	{ "reps", 0, 1, OPT_REPS }, { "output", 'o', 1, OPT_OUTPUT },
+	{ "prompt", 0, 1, OPT_PROMPT }, { "config", 0, 1, OPT_CONFIG },
+	{ "config-fallback", 0, 0, OPT_FALLBACK }, { "pin", 0, 1, OPT_PIN },
+	{ "profile", 0, 0, OPT_PROFILE }, { "roofline", 0, 0, OPT_ROOFLINE },
+	{ "ab", 0, 1, OPT_AB }, { "budget", 0, 1, OPT_BUDGET },
+	{ "weights", 0, 1, OPT_WEIGHTS }, { "results", 0, 1, OPT_RESULTS },
+	{ "no-record", 0, 0, OPT_NO_RECORD }, { "csv", 0, 2, OPT_CSV },
+	{ "help", 'h', 0, OPT_HELP }, { 0 }
+};
+
+/* -p/--n-prompt/--pp: a list of sizes; a text (what -p meant before
+ * llama-bench's spelling) is named as such. */
+static int get_sizes(struct cli *c, int *out, int *n)
+{
+	if (c->val[strspn(c->val, "0123456789,")]) {
+		snprintf(c->err, sizeof c->err, "%s takes prompt sizes N[,N...] as "
+			 "in llama-bench, not '%s'; for a text prompt use --prompt "
+			 "TEXT", c->flag, c->val);
+		return -1;
+	}
+	return (*n = cli_get_list(c, 1, 1 << 16, out, MAX_SWEEP)) < 0 ? -1 : 0;
+}
+
+/* --ab A B: the two setups. */
+static int get_ab(struct cli *c, struct opts *o)
+{
+	o->ab[0] = c->val;
+	o->ab[1] = cli_word(c);
+	if (!o->ab[1] || o->ab[0][0] == '-') {
+		snprintf(c->err, sizeof c->err, "--ab needs two setups A B (config "
+			 "files, default, scalar or per_call)");
+		return -1;
+	}
 	return 0;
+}
+
+/* One flag into o; 0, or -1 with the message in c->err. */
+static int take_flag(struct cli *c, int id, void *ctx)
+{
+	struct opts *o = ctx;
+	static const char *const pins[] = { "none", "cores", NULL };
+	static const char *const fmts[] = { "table", "md", "csv", "json", "jsonl",
+					    NULL };
+	int v;
+
+	switch (id) {
+	case OPT_MODEL: o->model = c->val; return 0;
+	case OPT_CONFIG: o->config = c->val; return 0;
+	case OPT_PROMPT: o->prompt = c->val; return 0;
+	case OPT_PP: return get_sizes(c, o->pp, &o->n_pp);
+	case OPT_GEN:
+		return (o->n_gen = cli_get_list(c, 0, 1 << 16, o->gen, MAX_SWEEP)) < 0 ?
+		       -1 : 0;
+	case OPT_DEPTH:
+		return (o->n_depth = cli_get_list(c, 0, 1 << 20, o->depth,
+						  MAX_SWEEP)) < 0 ? -1 : 0;
+	case OPT_REPS: return cli_get_int(c, 1, 1000000, &o->reps);
+	case OPT_THREADS:
+		if ((o->n_thr = cli_get_list(c, 1, ROOF_MAX_THREADS, o->thr,
+					     MAX_SWEEP)) < 0)
+			return -1;
+		for (int i = 0; i < o->n_thr; i++)
+			o->threads = o->thr[i] > o->threads ? o->thr[i] : o->threads;
+		return 0;
+	case OPT_BUDGET:
+		if (cli_get_int(c, 1, 1000000, &v) < 0)
+			return -1;
+		o->budget_s = v;
+		return 0;
+	case OPT_PIN: return (o->pin = cli_get_choice(c, pins)) < 0 ? -1 : 0;
+	case OPT_OUTPUT:
+		if ((v = cli_get_choice(c, fmts)) < 0)
+			return -1;
+		o->fmt = (enum fmt)v;
+		return 0;
+	case OPT_PROFILE: o->profile = 1; return 0;
+	case OPT_ROOFLINE: o->roofline = 1; return 0;
+	case OPT_AB: return get_ab(c, o);
+	case OPT_WEIGHTS:
+		if (weights_mode_parse(c->val, &o->wmode) == 0)
+			return 0;
+		snprintf(c->err, sizeof c->err, "--weights: '%s' is not q8_0, "
+			 "native or f32", c->val);
+		return -1;
+	case OPT_RESULTS: o->results = c->val; return 0;
+	case OPT_NO_RECORD: o->record = 0; return 0;
+	case OPT_CSV:	/* --csv [FILE]: the file may be the next word */
+		o->csv = c->val ? c->val : cli_word(c);
+		if (!o->csv)
+			o->csv = "results/runs.jsonl";
+		return 0;
+	case OPT_FALLBACK: o->fallback = 1; return 0;
+	}
+	fputs(usage, stdout);	/* OPT_HELP */
+	exit(0);
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	static const struct option lo[] = {
-		{ "model", 1, 0, 'm' }, { "config", 1, 0, 'c' },
-		{ "pp", 1, 0, 'P' }, { "gen", 1, 0, 'g' }, { "reps", 1, 0, 'r' },
-		{ "threads", 1, 0, 't' }, { "pin", 1, 0, 'i' },
-		{ "profile", 0, 0, 'f' }, { "roofline", 0, 0, 'R' },
-		{ "ab", 1, 0, 'a' }, { "budget", 1, 0, 'b' },
-		{ "weights", 1, 0, 'w' }, { "results", 1, 0, 'o' + 256 },
-		{ "no-record", 0, 0, 'n' }, { "csv", 2, 0, 'C' },
-		{ "config-fallback", 0, 0, 'F' }, { "help", 0, 0, 'h' },
-		{ 0 }
-	};
-	static const char *const pins[] = { "none", "cores", NULL };
-	static const char *const fmts[] = { "table", "md", "csv", "json", NULL };
-	char err[256];
-	int c, v;
-
-	opterr = 0;	/* one line of our own instead of getopt's */
-	while ((c = getopt_long(argc, argv, "p:o:h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'm': o->model = optarg; break;
-		case 'c': o->config = optarg; break;
-		case 'p': o->prompt = optarg; break;
-		case 'P':
-			if ((o->n_pp = cli_int_list("--pp", optarg, 1, 1 << 16, o->pp,
-						    MAX_SWEEP, err, sizeof err)) < 0)
-				return cli_die("%s", err), -1;
-			break;
-		case 'g':
-			if ((o->n_gen = cli_int_list("--gen", optarg, 0, 1 << 16, o->gen,
-						     MAX_SWEEP, err, sizeof err)) < 0)
-				return cli_die("%s", err), -1;
-			break;
-		case 'r': if (parse_int("--reps", optarg, 1, &o->reps)) return -1; break;
-		case 't':
-			if ((o->n_thr = cli_int_list("--threads", optarg, 1,
-						     ROOF_MAX_THREADS, o->thr, MAX_SWEEP,
-						     err, sizeof err)) < 0)
-				return cli_die("%s", err), -1;
-			for (int i = 0; i < o->n_thr; i++)
-				o->threads = o->thr[i] > o->threads ? o->thr[i] : o->threads;
-			break;
-		case 'b':
-			if (parse_int("--budget", optarg, 1, &v))
-				return -1;
-			o->budget_s = v;
-			break;
-		case 'i':
-			if ((o->pin = cli_choice("--pin", optarg, pins, err,
-						 sizeof err)) < 0)
-				return cli_die("%s", err), -1;
-			break;
-		case 'o':
-			if ((v = cli_choice("-o", optarg, fmts, err, sizeof err)) < 0)
-				return cli_die("%s", err), -1;
-			o->fmt = (enum fmt)v;
-			break;
-		case 'f': o->profile = 1; break;
-		case 'R': o->roofline = 1; break;
-		case 'a':
-			if (optind >= argc)
-				return cli_die("--ab needs two arguments: A B"), -1;
-			o->ab[0] = optarg;
-			o->ab[1] = argv[optind++];
-			if (o->ab[0][0] == '-' || o->ab[1][0] == '-')
-				return cli_die("--ab needs two setups A B (config files, "
-					   "default, scalar or per_call), not '%s'",
-					   o->ab[o->ab[0][0] == '-' ? 0 : 1]), -1;
-			break;
-		case 'w':
-			if (weights_mode_parse(optarg, &o->wmode) < 0)
-				return cli_die("--weights: '%s' is not q8_0, native or f32",
-					   optarg), -1;
-			break;
-		case 'o' + 256: o->results = optarg; break;
-		case 'n': o->record = 0; break;
-		case 'C':	/* --csv [FILE]: the file may be the next word */
-			if (!optarg && optind < argc && argv[optind][0] != '-')
-				optarg = argv[optind++];
-			o->csv = optarg ? optarg : "results/runs.jsonl";
-			break;
-		case 'F': o->fallback = 1; break;
-		case 'h': fputs(usage, stdout); exit(0);
-		default:
-			return cli_die("unknown option or missing value: '%s' "
-				   "(see --help)", argv[optind - 1]), -1;
-		}
-	}
-	if (optind < argc)
-		return cli_die("unexpected argument '%s' (see --help)", argv[optind]), -1;
+	if (cli_parse(argc, argv, flags, take_flag, o))
+		return -1;
 	if (!o->model && !o->roofline && !o->csv)
 		return cli_die("--model PATH is required (see --help)"), -1;
 	if (o->ab[0] && (o->config || o->profile))
 		return cli_die("--ab compares its own two setups: drop --config and "
 			   "--profile"), -1;
+	if (o->prompt && o->n_pp)
+		return cli_die("--prompt TEXT and -p N are one or the other: the "
+			   "text, or prompts of N tokens"), -1;
 	return 0;
 }
 
@@ -264,116 +298,6 @@ static void setup_of(const struct side *sd, enum bench_kind kind,
 				    sd->su.scratch };
 }
 
-/* --- printing ------------------------------------------------------------ */
-
-static const char *warn_str(unsigned w, char *buf, size_t cap)
-{
-	snprintf(buf, cap, "%s%s%s", w & BW_CV ? " cv>5%" : "",
-		 w & BW_NIVCSW ? " preempted" : "",
-		 w & BW_CI ? " ci>target" : "");
-	return buf + (*buf == ' ');
-}
-
-static void print_rows_header(enum fmt f)
-{
-	if (f == FMT_CSV)
-		puts("test,threads,n,median_ms,mad_ms,ci_lo_ms,ci_hi_ms,cv,tokens_per_s,"
-		     "floor_ms,pct_of_floor,warnings");
-	else if (f == FMT_MD)
-		puts("| test | threads | n | median | MAD | 95% CI of median | t/s | "
-		     "floor | % of floor | warnings |\n"
-		     "|---|---|---|---|---|---|---|---|---|---|");
-	else
-		printf("%-8s %7s %5s %12s %9s %23s %10s %10s %8s  %s\n", "test",
-		       "threads", "n", "median ms", "MAD", "95% CI of median", "t/s",
-		       "floor ms", "% floor", "warnings");
-}
-
-static void print_row(enum fmt f, const struct bench_row *r,
-		      const struct run_floors *fl, int threads)
-{
-	char test[32], wbuf[64], ci[48], floor_s[24] = "-", pct_s[24] = "-";
-	const char *w = warn_str(r->warn, wbuf, sizeof wbuf);
-
-	bench_row_test(r, test, sizeof test);
-	snprintf(ci, sizeof ci, "[%.3f, %.3f]", r->st.ci_lo, r->st.ci_hi);
-	if (fl->r) {
-		const double floor = row_floor_ms(fl, r, threads);
-		snprintf(floor_s, sizeof floor_s, "%.3f", floor);
-		snprintf(pct_s, sizeof pct_s, "%.1f%%", 100 * floor / r->st.median);
-	}
-	if (f == FMT_CSV)
-		printf("%s,%d,%d,%.6g,%.6g,%.6g,%.6g,%.4f,%.6g,%s,%s,%s\n", test,
-		       threads, r->n, r->st.median, r->st.mad, r->st.ci_lo, r->st.ci_hi,
-		       r->st.cv, r->tok_s, fl->r ? floor_s : "",
-		       fl->r ? pct_s : "", w);
-	else if (f == FMT_MD)
-		printf("| %s | %d | %d | %.3f %s | %.3f | %s | %.1f | %s | %s | %s |\n",
-		       test, threads, r->n, r->st.median, r->kind == ROW_PP ? "ms" : "ms/tok",
-		       r->st.mad, ci, r->tok_s, floor_s, pct_s, w);
-	else
-		printf("%-8s %7d %5d %12.3f %9.3f %23s %10.1f %10s %8s  %s\n",
-		       test, threads, r->n, r->st.median, r->st.mad, ci, r->tok_s, floor_s,
-		       pct_s, w);
-}
-
-/* The profile table of one row (table and md formats). */
-static void print_profile(const char *test, const struct prof *p,
-			  double overhead, const struct roofline *roof,
-			  int threads)
-{
-	const double passes = p->passes ? (double)p->passes : 1;
-	const double pass_ms = p->pass_ns / passes / 1e6;
-	double sum_ns = 0;
-
-	printf("\nprofile %s: %llu profiled passes, %.3f ms per pass; profiling "
-	       "overhead %+.1f%% (profiled vs plain samples, interleaved)\n",
-	       test, (unsigned long long)p->passes, pass_ms, 100 * overhead);
-	printf("%-16s %9s %10s %7s %12s %12s %8s %8s %8s\n", "op", "calls",
-	       "ms/pass", "share", "bytes/pass", "MACs/pass", "GB/s",
-	       "GMAC/s", "% roof");
-	for (int i = 0; i < PROF_COUNT; i++) {
-		const struct prof_row *r = &p->r[i];
-		char roof_s[16] = "-";
-
-		if (!r->calls)
-			continue;
-		sum_ns += r->ns;
-		if (roof)
-			snprintf(roof_s, sizeof roof_s, "%.1f%%",
-				 prof_roof_pct(r, roof, threads));
-		printf("%-16s %9.0f %10.3f %6.1f%% %12.3g %12.3g %8.2f %8.2f %8s\n",
-		       prof_op_name(i), r->calls / passes, r->ns / passes / 1e6,
-		       100 * r->ns / p->pass_ns, r->bytes / passes,
-		       r->macs / passes, r->bytes / r->ns, r->macs / r->ns, roof_s);
-	}
-	printf("%-16s %9s %10.3f %6.1f%%  (of the %.3f ms pass; the rest is "
-	       "loop and timing overhead)\n", "sum of ops", "",
-	       sum_ns / passes / 1e6, 100 * sum_ns / p->pass_ns, pass_ms);
-}
-
-static void print_ab(enum fmt f, const struct bench_ab *ab, const char *na,
-		     const char *nb)
-{
-	char test[32];
-	const char *verdict = ab->practical ? "different" :
-		ab->significant ? "significant but < 1%" : "no difference";
-
-	bench_row_test(&ab->a, test, sizeof test);
-	if (f == FMT_CSV) {
-		printf("%s,%s,%s,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.4g,%s\n", test, na, nb,
-		       ab->a.n, ab->a.st.median, ab->b.st.median, ab->ratio,
-		       ab->ratio_lo, ab->ratio_hi, ab->p, verdict);
-		return;
-	}
-	printf("%-8s A=%s %.3f ms (MAD %.3f) | B=%s %.3f ms (MAD %.3f) | n=%d+%d\n"
-	       "         B/A %.4f [%.4f, %.4f] 95%% CI; A/B speedup %.3fx; "
-	       "Mann-Whitney p=%.3g: %s\n", test, na, ab->a.st.median,
-	       ab->a.st.mad, nb, ab->b.st.median, ab->b.st.mad, ab->a.n, ab->b.n,
-	       ab->ratio, ab->ratio_lo, ab->ratio_hi, 1 / ab->ratio, ab->p,
-	       verdict);
-}
-
 /* --- the run ------------------------------------------------------------- */
 
 static int run_roofline(const struct opts *o, const struct machine_fp *mfp,
@@ -393,12 +317,28 @@ static int run_roofline(const struct opts *o, const struct machine_fp *mfp,
 	if (roofline_measure(r, o->threads, roofline_default_buffer(), 5, err,
 			     sizeof err) < 0)
 		return cli_die("%s", err);
-	if (roofline_save("results/roofline.json", key, r, err, sizeof err) < 0)
+	const int measured = r->max_threads;
+	/* what the file holds now: the counts measured, and any above them
+	 * kept from before */
+	if (roofline_save("results/roofline.json", key, r, err, sizeof err) < 0 ||
+	    roofline_load("results/roofline.json", key, r, err, sizeof err) < 0)
 		return cli_die("%s", err);
-	if (o->fmt != FMT_JSON)
+	if (r->max_threads > measured)
+		fprintf(stderr, "bench: measured 1..%d threads; kept %d..%d from the "
+			"stored roofline\n", measured, measured + 1, r->max_threads);
+	if (o->fmt == FMT_TABLE || o->fmt == FMT_MD)
 		print_roofline(r, key);
 	return 0;
 }
+
+/* The progress line on stderr, when it is a terminal: the row, its
+ * samples so far, the width of its CI, the time spent and the budget. */
+struct progress {
+	int on;
+	int cell, cells;	/* 1-based */
+	char what[96];
+	double budget_ms, last_ms;
+};
 
 /* One row to measure: a kind at a batch size and a thread count (every
  * combination of the --pp, --gen and --threads lists is one). */
@@ -406,10 +346,11 @@ struct cell {
 	enum bench_kind kind;
 	int prompt;		/* index into run.prompt[] */
 	int n_gen;		/* tg: tokens per sample */
+	int depth;		/* index into run.depth[] */
 	int threads;		/* 0: the setup's (a config's, or --threads) */
 };
 
-#define MAX_CELLS (MAX_SWEEP * 2 * MAX_SWEEP)
+#define MAX_CELLS (MAX_SWEEP * MAX_SWEEP * 2 * MAX_SWEEP)
 
 /* Everything one measuring run holds, so main reads as its steps. */
 struct run {
@@ -429,9 +370,15 @@ struct run {
 	struct prep_stats ps;
 	int32_t *prompt[MAX_SWEEP];	/* [0] is also the tg rows' prefix */
 	int n_prompt[MAX_SWEEP], n_prompts;
+	int32_t *depth[MAX_SWEEP];	/* the contexts of -d (NULL: depth 0) */
+	int n_depth[MAX_SWEEP], n_depths;
 	struct cell cell[MAX_CELLS];
 	int n_cells;
 	json_t *rows, *profiles, *abs;
+	json_t *head;		/* the record before any row: the context of
+				 * every printed line */
+	struct rv_text view;	/* table and md */
+	struct progress prog;
 };
 
 /* The roofline: measured now (--roofline), or this machine's stored one.
@@ -484,31 +431,105 @@ static int load_sides(struct run *R, char *err, size_t errlen)
 	return model_prepare(R->m, sets, n_sets, &R->ps, err, errlen);
 }
 
-/* The prompts (the text, or one per --pp value) and the cells: for each
- * thread count, a pp row per prompt and a tg row per --gen value. */
+/* --- progress ------------------------------------------------------------ */
+
+static void on_progress(void *ctx, const struct bench_row *r, double elapsed_ms)
+{
+	struct progress *pg = ctx;
+	const double now = now_ms();
+	double lo, hi, cov, med;
+	char ci[32] = "-";
+
+	if (!pg->on || (now - pg->last_ms < 100 && r->n > 1))
+		return;
+	pg->last_ms = now;
+	if (r->n >= 2) {
+		med = stats_median(r->ms, r->n);
+		stats_median_ci_order(r->ms, r->n, 0.95, &lo, &hi, &cov);
+		snprintf(ci, sizeof ci, "+-%.1f%%", med > 0 ? 50 * (hi - lo) / med : 0);
+	}
+	fprintf(stderr, "\r\033[Kbench: [%d/%d] %s: %d samples, CI %s (target "
+		"+-2%%), %.1f s of %.0f s budget%s", pg->cell, pg->cells, pg->what,
+		r->n, ci, elapsed_ms / 1e3, pg->budget_ms / 1e3,
+		elapsed_ms > BENCH_OVER * pg->budget_ms ? " (over: the minimum "
+		"samples take longer)" : "");
+}
+
+/* Names cell i (0-based) of the progress line, or clears the line. */
+static void progress_at(struct progress *pg, int i, const char *what, int th)
+{
+	if (!pg->on)
+		return;
+	pg->cell = i + 1;
+	pg->last_ms = 0;
+	snprintf(pg->what, sizeof pg->what, "%s, %d thread%s", what, th,
+		 th == 1 ? "" : "s");
+	fprintf(stderr, "\r\033[Kbench: [%d/%d] %s", pg->cell, pg->cells, pg->what);
+}
+
+static void progress_clear(const struct progress *pg)
+{
+	if (pg->on)
+		fputs("\r\033[K", stderr);
+}
+
+/* --- the plan ------------------------------------------------------------ */
+
+/* The tokens of a prompt of n tokens (0: the text's own). */
+static int32_t *tokens_of(const struct run *R, int n, int *got)
+{
+	return prompt_tokens(R->m->tok, R->o.prompt ? R->o.prompt : "Hello world",
+			     n, got);
+}
+
+/* The prompts (the text, or one per -p value), the depth contexts and
+ * the cells: for each thread count and depth, a pp row per prompt and a
+ * tg row per -n value. */
 static int plan_cells(struct run *R, char *err, size_t errlen)
 {
 	const struct opts *o = &R->o;
-	const char *text = o->prompt ? o->prompt : "Hello world";
 	const int n_thr = o->n_thr ? o->n_thr : 1;
 
 	R->n_prompts = o->n_pp ? o->n_pp : 1;
+	R->n_depths = o->n_depth ? o->n_depth : 1;
 	for (int i = 0; i < R->n_prompts; i++)
-		if (!(R->prompt[i] = prompt_tokens(R->m->tok, text, o->n_pp ?
-						   o->pp[i] : 0, &R->n_prompt[i]))) {
-			snprintf(err, errlen, "cannot tokenize the prompt");
-			return -1;
+		if (!(R->prompt[i] = tokens_of(R, o->n_pp ? o->pp[i] : 0,
+					       &R->n_prompt[i])))
+			goto bad;
+	for (int i = 0; i < R->n_depths; i++)
+		if (o->n_depth && o->depth[i] > 0 &&
+		    !(R->depth[i] = tokens_of(R, o->depth[i], &R->n_depth[i])))
+			goto bad;
+	for (int t = 0; t < n_thr; t++)
+		for (int d = 0; d < R->n_depths; d++) {
+			const int th = o->n_thr ? o->thr[t] : 0;
+			for (int i = 0; i < R->n_prompts; i++)
+				R->cell[R->n_cells++] = (struct cell){ ROW_PP, i, 0, d, th };
+			for (int g = 0; g < o->n_gen; g++)
+				if (o->gen[g] > 0)
+					R->cell[R->n_cells++] = (struct cell){ ROW_TG, 0,
+						o->gen[g], d, th };
 		}
-	for (int t = 0; t < n_thr; t++) {
-		const int th = o->n_thr ? o->thr[t] : 0;
-		for (int i = 0; i < R->n_prompts; i++)
-			R->cell[R->n_cells++] = (struct cell){ ROW_PP, i, 0, th };
-		for (int g = 0; g < o->n_gen; g++)
-			if (o->gen[g] > 0)
-				R->cell[R->n_cells++] = (struct cell){ ROW_TG, 0,
-							o->gen[g], th };
-	}
+	R->prog.cells = R->n_cells;
 	return 0;
+bad:
+	snprintf(err, errlen, "cannot tokenize the prompt");
+	return -1;
+}
+
+/* Context positions the longest cell needs: its depth, then its prompt
+ * or decode prefix and its decode tokens. */
+static int ctx_needed(const struct run *R)
+{
+	int ctx = 0, gen = 0, depth = 0;
+
+	for (int i = 0; i < R->n_prompts; i++)
+		ctx = R->n_prompt[i] > ctx ? R->n_prompt[i] : ctx;
+	for (int g = 0; g < R->o.n_gen; g++)
+		gen = R->o.gen[g] > gen ? R->o.gen[g] : gen;
+	for (int d = 0; d < R->n_depths; d++)
+		depth = R->n_depth[d] > depth ? R->n_depth[d] : depth;
+	return depth + ctx + gen + 1;
 }
 
 /* The pool (pinned when asked or when every worker can have a core), a
@@ -516,7 +537,6 @@ static int plan_cells(struct run *R, char *err, size_t errlen)
 static int start_pool(struct run *R, char *err, size_t errlen)
 {
 	struct opts *o = &R->o;
-	int ctx = 0, gen = 0;
 
 	if (plan_cells(R, err, errlen) < 0)
 		return -1;
@@ -540,18 +560,18 @@ static int start_pool(struct run *R, char *err, size_t errlen)
 	}
 	if (counters_attach_threads(R->ctr, err, errlen) < 0)
 		cli_warn("%s", err);
-	for (int i = 0; i < R->n_prompts; i++)
-		ctx = R->n_prompt[i] > ctx ? R->n_prompt[i] : ctx;
-	for (int g = 0; g < o->n_gen; g++)
-		gen = o->gen[g] > gen ? o->gen[g] : gen;
-	if (!(R->s = session_create(R->m, ctx + gen + 1, &R->sides[0].k[PHASE_PROMPT],
-				    R->pool, err, errlen)))
+	if (!(R->s = session_create(R->m, ctx_needed(R),
+				    &R->sides[0].k[PHASE_PROMPT], R->pool, err,
+				    errlen)))
 		return -1;
 	if (bench_ctx_init(&R->bc, R->m, R->pool, R->s, R->ctr, err, errlen) < 0)
 		return -1;
 	bench_spec_defaults(&R->sp);
 	R->sp.min_reps = o->reps;
 	R->sp.budget_ms = o->budget_s * 1e3;
+	R->sp.progress = on_progress;
+	R->sp.progress_ctx = &R->prog;
+	R->prog.budget_ms = R->sp.budget_ms;
 	return 0;
 }
 
@@ -563,6 +583,8 @@ static int cell_of(const struct run *R, const struct cell *c,
 	*sp = R->sp;
 	sp->prompt = R->prompt[c->prompt];
 	sp->n_prompt = R->n_prompt[c->prompt];
+	sp->depth = R->depth[c->depth];
+	sp->n_depth = R->depth[c->depth] ? R->n_depth[c->depth] : 0;
 	sp->n_gen = c->n_gen;
 	setup_of(sd, c->kind, su);
 	if (c->threads)		/* an explicit --threads wins over a config */
@@ -570,12 +592,24 @@ static int cell_of(const struct run *R, const struct cell *c,
 	return su->threads ? su->threads : R->o.threads;
 }
 
+/* Cell i's name in the progress line, and the line. */
+static void progress_cell(struct run *R, int i, const struct bench_spec *sp,
+			  int th, const char *doing)
+{
+	char test[48], what[64];
+
+	bench_test_name(R->cell[i].kind, R->cell[i].kind == ROW_PP ? sp->n_prompt :
+			sp->n_gen, sp->n_depth, test, sizeof test);
+	snprintf(what, sizeof what, "%s%s", doing, test);
+	progress_at(&R->prog, i, what, th);
+}
+
 /* What the run is about to measure on: on stdout for a person, on stderr
- * when stdout is data. */
+ * when stdout is data (csv, json, jsonl, and md, which is one table). */
 static void print_preamble(const struct run *R)
 {
 	const struct opts *o = &R->o;
-	FILE *pre = o->fmt == FMT_TABLE || o->fmt == FMT_MD ? stdout : stderr;
+	FILE *pre = o->fmt == FMT_TABLE ? stdout : stderr;
 
 	fprintf(pre, "bench: %s, %d layers, n_embd %d (%s), %s weights; %d threads%s, "
 		"pin %s\n", arch_name(R->m->hp.arch), R->m->hp.n_layer,
@@ -597,16 +631,66 @@ static void print_preamble(const struct run *R)
 	if (R->ps.made)
 		fprintf(pre, "repacked %.1f MB of weights in %.1f ms\n",
 			R->ps.made / 1e6, R->ps.ms);
+	if (o->fmt == FMT_TABLE)
+		putchar('\n');
+}
+
+/* --- measuring ----------------------------------------------------------- */
+
+/* Starts a table of the text views, or the CSV (its header once). */
+static void view_begin(struct run *R, enum rv_set set)
+{
+	const enum fmt f = R->o.fmt;
+	static int csv_header;
+
+	if (f == FMT_TABLE || f == FMT_MD)
+		rv_text_begin(&R->view, stdout, f == FMT_MD, set);
+	if (f == FMT_CSV && !csv_header++)
+		rv_csv_header(stdout);
+}
+
+/* The printer of the lines of the run's format; NULL: none (json). */
+static rv_fn view_fn(struct run *R, void **ctx)
+{
+	*ctx = R->o.fmt == FMT_CSV ? (void *)stdout : (void *)&R->view;
+	return R->o.fmt == FMT_CSV ? rv_csv_fn : R->o.fmt <= FMT_MD ?
+	       rv_text_fn : NULL;
+}
+
+/* Ends a table; the next one is set off by a blank line. */
+static void view_end(struct run *R)
+{
+	if (R->o.fmt <= FMT_MD && R->view.lines) {
+		rv_text_end(&R->view);
+		putchar('\n');
+	}
+	fflush(stdout);
+}
+
+/* Prints the lines of an element of the record as it is measured. */
+static int view_put(struct run *R, json_t *e, json_t *arr,
+		    void (*lines)(const json_t *, const json_t *, rv_fn, void *),
+		    char *err, size_t errlen)
+{
+	void *ctx;
+	rv_fn fn = view_fn(R, &ctx);
+
+	if (!e) {
+		snprintf(err, errlen, "cannot build the run record");
+		return -1;
+	}
+	progress_clear(&R->prog);
+	if (fn)
+		lines(R->head, e, fn, ctx);
+	fflush(stdout);
+	json_array_append_new(arr, e);
+	return 0;
 }
 
 /* --ab: each cell, A and B interleaved. */
 static int measure_ab(struct run *R, char *err, size_t errlen)
 {
-	const struct opts *o = &R->o;
-
-	if (o->fmt != FMT_JSON && o->fmt != FMT_CSV)
-		printf("\nA/B: A=%s, B=%s, interleaved A B A B ...\n", o->ab[0],
-		       o->ab[1]);
+	view_begin(R, RV_SET_AB);
 	for (int i = 0; i < R->n_cells; i++) {
 		static struct bench_ab ab;
 		struct bench_setup a, b;
@@ -614,81 +698,68 @@ static int measure_ab(struct run *R, char *err, size_t errlen)
 		const int th = cell_of(R, &R->cell[i], &R->sides[0], &sp, &a);
 
 		cell_of(R, &R->cell[i], &R->sides[1], &sp, &b);
+		progress_cell(R, i, &sp, th, "A/B ");
 		if (bench_ab_run(&R->bc, R->cell[i].kind, &sp, &a, &b, &ab, err,
-				 errlen) < 0)
+				 errlen) < 0 ||
+		    view_put(R, bench_ab_json(&ab, th), R->abs, rv_ab, err, errlen) < 0)
 			return -1;
-		if (o->fmt != FMT_JSON)
-			print_ab(o->fmt, &ab, o->ab[0], o->ab[1]);
-		json_array_append_new(R->abs, bench_ab_json(&ab, th));
 	}
+	view_end(R);
 	return 0;
 }
 
 /* The rows of one setup, one per cell. */
 static int measure_rows(struct run *R, char *err, size_t errlen)
 {
-	const struct opts *o = &R->o;
-
-	if (o->fmt != FMT_JSON) {
-		if (o->fmt != FMT_CSV)
-			putchar('\n');
-		print_rows_header(o->fmt);
-	}
+	view_begin(R, RV_SET_ROWS);
 	for (int i = 0; i < R->n_cells; i++) {
 		static struct bench_row row;
 		struct bench_setup su;
 		struct bench_spec sp;
 		const int th = cell_of(R, &R->cell[i], &R->sides[0], &sp, &su);
 
+		progress_cell(R, i, &sp, th, "");
 		if (bench_apply(&R->bc, &su, err, errlen) < 0 ||
-		    bench_row_run(&R->bc, R->cell[i].kind, &sp, &row, err, errlen) < 0)
+		    bench_row_run(&R->bc, R->cell[i].kind, &sp, &row, err, errlen) < 0 ||
+		    view_put(R, row_json(&row, &R->fl, th), R->rows, rv_row, err,
+			     errlen) < 0)
 			return -1;
-		if (o->fmt != FMT_JSON)
-			print_row(o->fmt, &row, &R->fl, th);
-		json_t *rj = row_json(&row, &R->fl, th);
-		if (!rj) {
-			snprintf(err, errlen, "cannot build the run record");
-			return -1;
-		}
-		json_array_append_new(R->rows, rj);
 	}
+	view_end(R);
 	return 0;
 }
 
-/* --profile: the per-op profile of each cell. */
+/* --profile: the per-op profile of each cell, a table each. */
 static int measure_profiles(struct run *R, char *err, size_t errlen)
 {
-	const struct opts *o = &R->o;
-
 	for (int i = 0; i < R->n_cells; i++) {
 		const struct cell *c = &R->cell[i];
 		struct bench_setup su;
 		struct bench_spec sp;
-		struct prof p;
-		double overhead;
-		char test[32];
-		const int th = cell_of(R, c, &R->sides[0], &sp, &su);
+		static struct prof p;
+		struct prof_in in = { .p = &p, .kind = c->kind, .roof = R->fl.r };
 
+		in.threads = cell_of(R, c, &R->sides[0], &sp, &su);
+		in.n_tokens = c->kind == ROW_PP ? sp.n_prompt : sp.n_gen;
+		in.n_depth = sp.n_depth;
+		progress_cell(R, i, &sp, in.threads, "profiling ");
+		view_begin(R, RV_SET_PROFILE);
 		if (bench_apply(&R->bc, &su, err, errlen) < 0 ||
-		    bench_profile(&R->bc, c->kind, &sp, o->reps, &p, &overhead,
-				  err, errlen) < 0)
+		    bench_profile_ci(&R->bc, c->kind, &sp, R->o.reps, &p, &in.ov,
+				     err, errlen) < 0 ||
+		    view_put(R, profile_json(&in), R->profiles, rv_profile, err,
+			     errlen) < 0)
 			return -1;
-		snprintf(test, sizeof test, "%s%d", c->kind == ROW_PP ? "pp" : "tg",
-			 c->kind == ROW_PP ? sp.n_prompt : sp.n_gen);
-		if (o->fmt != FMT_JSON)
-			print_profile(test, &p, overhead, R->fl.r, th);
-		json_array_append_new(R->profiles, profile_json(test, &p, overhead,
-								R->fl.r, th));
+		view_end(R);
 	}
 	return 0;
 }
 
-/* The run record: appended to --results, and printed with -o json. */
-static int record(struct run *R, char *err, size_t errlen)
+/* The run record of what has been measured so far (NULL: out of memory). */
+static json_t *make_record(struct run *R)
 {
 	int cpu_seen[ROOF_MAX_THREADS] = { 0 }, moved = 0;
 	const struct opts *o = &R->o;
-
 	json_t *sweep = json_pack("{s:[],s:[],s:[]}", "n_prompt", "n_gen", "threads");
 
 	for (int i = 0; sweep && i < R->n_prompts; i++)
@@ -700,6 +771,13 @@ static int record(struct run *R, char *err, size_t errlen)
 	for (int i = 0; sweep && i < (o->n_thr ? o->n_thr : 1); i++)
 		json_array_append_new(json_object_get(sweep, "threads"),
 				      json_integer(o->n_thr ? o->thr[i] : o->threads));
+	if (sweep && o->n_depth) {
+		json_t *d = json_array();
+		for (int i = 0; i < R->n_depths; i++)
+			json_array_append_new(d, json_integer(R->depth[i] ?
+							      R->n_depth[i] : 0));
+		json_object_set_new(sweep, "n_depth", d);
+	}
 	pool_cpus_seen(R->pool, cpu_seen, &moved);
 	const struct run_info ri = {
 		.when = R->when, .env = &R->env, .ctr = R->ctr,
@@ -708,13 +786,23 @@ static int record(struct run *R, char *err, size_t errlen)
 		.cpu_moved = moved, .m = R->m, .model_path = o->model,
 		.setup = { &R->sides[0].su, R->n_sides > 1 ? &R->sides[1].su : NULL },
 		.sp = &R->sp, .n_prompt = R->n_prompt[0],
-		.n_gen = R->o.n_gen ? R->o.gen[0] : 0, .sweep = sweep, .rows = R->rows, .ab = R->abs,
-		.profile = R->profiles, .roof_key = R->key, .floors = &R->fl,
+		.n_gen = o->n_gen ? o->gen[0] : 0, .sweep = sweep, .rows = R->rows,
+		.ab = R->abs, .profile = R->profiles, .roof_key = R->key,
+		.floors = &R->fl,
 	};
 	json_t *rec = run_record(&ri);
-	int rc = -1;
 
 	json_decref(sweep);
+	return rec;
+}
+
+/* The run record: appended to --results, and printed with -o json or
+ * jsonl. */
+static int record(struct run *R, char *err, size_t errlen)
+{
+	const struct opts *o = &R->o;
+	json_t *rec = make_record(R);
+	int rc = -1;
 
 	if (!rec) {
 		snprintf(err, errlen, "cannot build the run record");
@@ -722,14 +810,16 @@ static int record(struct run *R, char *err, size_t errlen)
 	}
 	if (o->record && results_append(o->results, rec, err, errlen) < 0)
 		goto out;
-	if (o->fmt == FMT_JSON) {
-		if (json_dumpf(rec, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(10)) < 0) {
+	if (o->fmt == FMT_JSON || o->fmt == FMT_JSONL) {
+		const size_t flags = JSON_REAL_PRECISION(17) |
+			(o->fmt == FMT_JSON ? JSON_INDENT(1) : JSON_COMPACT);
+		if (json_dumpf(rec, stdout, flags) < 0) {
 			snprintf(err, errlen, "cannot write JSON to stdout");
 			goto out;
 		}
 		putchar('\n');
 	} else if (o->record && o->fmt == FMT_TABLE) {
-		printf("\nrecorded in %s\n", o->results);
+		printf("recorded in %s\n", o->results);
 	}
 	rc = 0;
 out:
@@ -749,7 +839,7 @@ static int measure(struct run *R, char *err, size_t errlen)
 	R->rows = json_array();
 	R->profiles = json_array();
 	R->abs = json_array();
-	if (!R->rows || !R->profiles || !R->abs) {
+	if (!R->rows || !R->profiles || !R->abs || !(R->head = make_record(R))) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -768,6 +858,7 @@ static void run_free(struct run *R)
 	json_decref(R->rows);
 	json_decref(R->abs);
 	json_decref(R->profiles);
+	json_decref(R->head);
 	bench_ctx_free(&R->bc);
 	session_free(R->s);
 	pool_destroy(R->pool);
@@ -776,6 +867,8 @@ static void run_free(struct run *R)
 			config_free(&R->sides[i].cfg);
 	for (int i = 0; i < R->n_prompts; i++)
 		free(R->prompt[i]);
+	for (int i = 0; i < R->n_depths; i++)
+		free(R->depth[i]);
 	model_free(R->m);
 	counters_close(R->ctr);
 }
@@ -811,6 +904,7 @@ int main(int argc, char **argv)
 	if (cpu_get()->mask_bad)
 		cli_warn("Q8TUNE_CPU_MASK=%s names an unknown feature; running "
 			 "scalar-only", cpu_get()->mask_name);
+	R.prog.on = isatty(STDERR_FILENO);
 	if (R.o.threads == 0) {
 		long nc = sysconf(_SC_NPROCESSORS_ONLN);
 		R.o.threads = nc > 0 ? (int)nc : 1;

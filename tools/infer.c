@@ -11,11 +11,26 @@
 #include "q8tune.h"
 
 static const char usage[] =
-"usage: infer --model PATH [-p TEXT] [-n N] [--threads N]\n"
-"             [--weights q8_0|native|f32] [--ctx N]\n"
-"             [--temp T] [--top-k K] [--top-p P] [--seed S] [--ignore-eos]\n"
+"usage: infer -m PATH [-p TEXT] [-n N] [-t N] [-c N] [--temp T] [--top-k K]\n"
+"             [--top-p P] [--seed S] [--ignore-eos] [--weights q8_0|native|f32]\n"
 "             [--json [--top N]] [--tokenize] [--no-special]\n"
-"             [--config FILE [--config-fallback]]\n";
+"             [--config FILE [--config-fallback]]\n"
+"  -m, --model PATH      GGUF file\n"
+"  -p, --prompt TEXT     prompt (default \"Once upon a time\")\n"
+"  -n, --n-predict N     tokens to generate (default 48)\n"
+"  -t, --threads N       worker threads (default: online CPUs)\n"
+"  -c, --ctx-size N      KV cache positions (default prompt + n); alias --ctx\n"
+"  --temp T              0: greedy (default); > 0 samples\n"
+"  --top-k K, --top-p P, --seed S   sampling (default 40, 0.95, 42)\n"
+"  --ignore-eos          keep generating after EOS\n"
+"  --weights MODE        q8_0 (default), native or f32\n"
+"  --json                one JSON object instead of streaming text\n"
+"  --top N               with --json: the N highest logits per position\n"
+"  --tokenize            print only the prompt's token ids\n"
+"  --no-special          do not parse special tokens in the prompt\n"
+"  --config FILE         a best-config file from ./tune\n"
+"  --config-fallback     a bad config is a warning and the defaults run\n"
+"  -h, --help            this text\n";
 
 struct opts {
 	const char *model, *prompt, *config;
@@ -25,82 +40,71 @@ struct opts {
 	struct q8_gen_params gp;
 };
 
-static int parse_args(int argc, char **argv, struct opts *o)
+enum {
+	OPT_MODEL = 1, OPT_PROMPT, OPT_N, OPT_THREADS, OPT_CTX, OPT_TOP,
+	OPT_TOP_K, OPT_SEED, OPT_TEMP, OPT_TOP_P, OPT_WEIGHTS, OPT_CONFIG,
+	OPT_FALLBACK, OPT_JSON, OPT_TOKENIZE, OPT_NO_SPECIAL, OPT_IGNORE_EOS,
+	OPT_HELP,
+};
+
+/* llama-cli's spellings, and the earlier ones where they differ. */
+static const struct cli_flag flags[] = {
+	{ "model", 'm', 1, OPT_MODEL }, { "prompt", 'p', 1, OPT_PROMPT },
+	{ "n-predict", 'n', 1, OPT_N }, { "threads", 't', 1, OPT_THREADS },
+	{ "ctx-size", 'c', 1, OPT_CTX }, { "ctx", 0, 1, OPT_CTX },
+	{ "top", 0, 1, OPT_TOP }, { "top-k", 0, 1, OPT_TOP_K },
+	{ "seed", 0, 1, OPT_SEED }, { "temp", 0, 1, OPT_TEMP },
+	{ "top-p", 0, 1, OPT_TOP_P }, { "weights", 0, 1, OPT_WEIGHTS },
+	{ "config", 0, 1, OPT_CONFIG }, { "config-fallback", 0, 0, OPT_FALLBACK },
+	{ "json", 0, 0, OPT_JSON }, { "tokenize", 0, 0, OPT_TOKENIZE },
+	{ "no-special", 0, 0, OPT_NO_SPECIAL },
+	{ "ignore-eos", 0, 0, OPT_IGNORE_EOS }, { "help", 'h', 0, OPT_HELP },
+	{ 0 }
+};
+
+/* One flag into o; 0, or -1 with the message in c->err. */
+static int take_flag(struct cli *c, int id, void *ctx)
 {
-	char err[256];
+	struct opts *o = ctx;
 	double d;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED_VAL()                                                    \
-	do {                                                          \
-		if (!val)                                             \
-			return cli_die("%s needs a value", a);            \
-		i++;                                                  \
-	} while (0)
-#define INT_ARG(dst, lo, hi)                                          \
-	do {                                                          \
-		NEED_VAL();                                           \
-		if (cli_int(a, val, lo, hi, &dst, err, sizeof err))   \
-			return cli_die("%s", err);                        \
-	} while (0)
-		if (!strcmp(a, "--model") || !strcmp(a, "-m")) {
-			NEED_VAL();
-			o->model = val;
-		} else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) {
-			NEED_VAL();
-			o->prompt = val;
-		} else if (!strcmp(a, "-n")) {
-			INT_ARG(o->gp.n_predict, 0, 1 << 20);
-		} else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) {
-			INT_ARG(o->threads, 1, Q8_MAX_THREADS);
-		} else if (!strcmp(a, "--ctx")) {
-			INT_ARG(o->gp.n_ctx, 1, 1 << 20);
-		} else if (!strcmp(a, "--top")) {
-			INT_ARG(o->gp.top_n, 1, 1000);
-		} else if (!strcmp(a, "--top-k")) {
-			INT_ARG(o->gp.top_k, 0, 1 << 24);
-		} else if (!strcmp(a, "--seed")) {
-			NEED_VAL();
-			if (cli_u64(a, val, UINT64_MAX, &o->gp.seed, err, sizeof err))
-				return cli_die("%s", err);
-		} else if (!strcmp(a, "--temp")) {
-			NEED_VAL();
-			if (cli_double(a, val, 0, 1e6, &d, err, sizeof err))
-				return cli_die("%s", err);
-			o->gp.temp = (float)d;
-		} else if (!strcmp(a, "--top-p")) {
-			NEED_VAL();
-			if (cli_double(a, val, 1e-9, 1, &d, err, sizeof err))
-				return cli_die("%s", err);
-			o->gp.top_p = (float)d;
-		} else if (!strcmp(a, "--weights")) {
-			NEED_VAL();
-			if (q8_weights_parse(val, &o->wmode))
-				return cli_die("--weights: '%s' is not q8_0, native or f32", val);
-		} else if (!strcmp(a, "--config")) {
-			NEED_VAL();
-			o->config = val;
-		} else if (!strcmp(a, "--config-fallback")) {
-			o->config_fallback = 1;
-		} else if (!strcmp(a, "--json")) {
-			o->json = 1;
-		} else if (!strcmp(a, "--tokenize")) {
-			o->tokenize = 1;
-		} else if (!strcmp(a, "--no-special")) {
-			o->special = 0;
-		} else if (!strcmp(a, "--ignore-eos")) {
-			o->gp.ignore_eos = 1;
-		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(usage, stdout);
-			exit(0);
-		} else {
-			return cli_die("unknown argument '%s' (see --help)", a);
-		}
-#undef INT_ARG
-#undef NEED_VAL
+	switch (id) {
+	case OPT_MODEL: o->model = c->val; return 0;
+	case OPT_PROMPT: o->prompt = c->val; return 0;
+	case OPT_N: return cli_get_int(c, 0, 1 << 20, &o->gp.n_predict);
+	case OPT_THREADS: return cli_get_int(c, 1, Q8_MAX_THREADS, &o->threads);
+	case OPT_CTX: return cli_get_int(c, 1, 1 << 20, &o->gp.n_ctx);
+	case OPT_TOP: return cli_get_int(c, 1, 1000, &o->gp.top_n);
+	case OPT_TOP_K: return cli_get_int(c, 0, 1 << 24, &o->gp.top_k);
+	case OPT_SEED: return cli_get_u64(c, UINT64_MAX, &o->gp.seed);
+	case OPT_TEMP:
+	case OPT_TOP_P:
+		if (cli_get_double(c, id == OPT_TEMP ? 0 : 1e-9, id == OPT_TEMP ?
+				   1e6 : 1, &d) < 0)
+			return -1;
+		*(id == OPT_TEMP ? &o->gp.temp : &o->gp.top_p) = (float)d;
+		return 0;
+	case OPT_WEIGHTS:
+		if (!q8_weights_parse(c->val, &o->wmode))
+			return 0;
+		snprintf(c->err, sizeof c->err, "--weights: '%s' is not q8_0, "
+			 "native or f32", c->val);
+		return -1;
+	case OPT_CONFIG: o->config = c->val; return 0;
+	case OPT_FALLBACK: o->config_fallback = 1; return 0;
+	case OPT_JSON: o->json = 1; return 0;
+	case OPT_TOKENIZE: o->tokenize = 1; return 0;
+	case OPT_NO_SPECIAL: o->special = 0; return 0;
+	case OPT_IGNORE_EOS: o->gp.ignore_eos = 1; return 0;
 	}
+	fputs(usage, stdout);	/* OPT_HELP */
+	exit(0);
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	if (cli_parse(argc, argv, flags, take_flag, o))
+		return 1;
 	if (!o->model)
 		return cli_die("--model is required (see --help)");
 	if (o->gp.top_n && !o->json)

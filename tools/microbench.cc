@@ -17,9 +17,11 @@
  * timing each non-reference matmul_q8 variant is checked against the
  * reference on the same data (a fast wrong kernel is an error, not a row).
  *
- * After the run it prints, for matmul_q8, the median real time of every
- * variant per shape and its ratio to the reference (scalar) variant
- * measured in the same run.
+ * Every benchmark uses real (wall-clock) time: its Time column and its
+ * rates (MAC/s, bytes/s, elem/s) are per real second, the same clock as
+ * the summary below.  After the run it prints, for matmul_q8, the median
+ * real time of every variant per shape and its ratio to the reference
+ * (scalar) variant measured in the same run.
  *
  * rope: variants flagged VF_ROPE_TABLE get the table rope_fill builds,
  * the others cs = NULL, as a session gives them.
@@ -637,8 +639,13 @@ int register_all()
 					fn = bm_vec;
 				}
 				Case *cp = c.get();
+				/* real time: the Time column and every rate
+				 * (MAC/s, bytes/s, elem/s) are from the wall
+				 * clock, as the summary table is; CPU time
+				 * would count only the caller's thread */
 				benchmark::RegisterBenchmark(cp->name.c_str(),
-					[fn, cp](benchmark::State &st) { fn(st, cp); })->Unit(unit);
+					[fn, cp](benchmark::State &st) { fn(st, cp); })
+					->Unit(unit)->UseRealTime();
 				g_cases.push_back(std::move(c));
 				n++;
 			}
@@ -726,8 +733,8 @@ public:
 		fprintf(f, "\nmatmul_q8: median real time per call over %d repetitions, spread = "
 			   "stddev and cv;\nx%s = %s median / variant median, same run\n",
 			stats_.at(mm[0]->name).reps, ref->name, ref->name);
-		fprintf(f, "%-10s %3s  %-18s %11s %10s %7s %8s %9s\n", "shape", "nt", "variant",
-			"median_us", "stddev_us", "cv", "GMAC/s", ("x" + std::string(ref->name)).c_str());
+		fprintf(f, "%-10s %3s  %-18s %11s %10s %7s %10s %9s\n", "shape", "nt", "variant",
+			"median_us", "stddev_us", "cv", "GMAC/s(rt)", ("x" + std::string(ref->name)).c_str());
 		int last_si = -1;
 		for (const Case *c : mm) {
 			const Stat &s = stats_.at(c->name);
@@ -751,7 +758,7 @@ public:
 				snprintf(cv, sizeof cv, "%.1f%%", 100 * s.cv);
 			if (!std::isnan(s.stddev_s))
 				snprintf(sd, sizeof sd, "%.2f", s.stddev_s * 1e6);
-			fprintf(f, "%-10s %3d  %-18s %11.2f %10s %7s %8.2f %9s\n", shape, c->s.nt,
+			fprintf(f, "%-10s %3d  %-18s %11.2f %10s %7s %10.2f %9s\n", shape, c->s.nt,
 				c->v->name, s.median_s * 1e6, sd, cv,
 				(double)c->s.rows * c->s.cols * c->s.nt / s.median_s * 1e-9, ratio);
 		}

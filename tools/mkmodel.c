@@ -4,7 +4,6 @@
  * built around, to models/default-gemma-q8_0.gguf.  Prints one summary
  * line to stderr; on error one line and exit status 1. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +24,7 @@ static const char usage[] =
 "Writes a deterministic synthetic GGUF (random Q8_0 weights, embedded\n"
 "SentencePiece vocab): same flags and seed, same bytes.\n"
 "\n"
-"  -o PATH         output (default models/default-<arch>-q8_0.gguf)\n"
+"  -o, --out PATH  output (default models/default-<arch>-q8_0.gguf)\n"
 "  --arch A        gemma (default) or llama\n"
 "  --layers N      blocks (default 24)\n"
 "  --embd N        n_embd, multiple of 32 (default 768)\n"
@@ -36,28 +35,71 @@ static const char usage[] =
 "  --ctx N         context_length (default 2048)\n"
 "  --seed N        PRNG seed (default 0)\n"
 "  --tied/--untied llama only: share token_embd as output (default\n"
-"                  untied); gemma is always tied\n";
+"                  untied); gemma is always tied\n"
+"  -h, --help      this text\n";
 
 enum {
-	OPT_ARCH = 256, OPT_LAYERS, OPT_EMBD, OPT_HEADS, OPT_KV_HEADS,
-	OPT_HEAD_DIM, OPT_FF, OPT_CTX, OPT_SEED, OPT_TIED, OPT_UNTIED,
+	OPT_OUT = 1, OPT_ARCH, OPT_SEED, OPT_TIED, OPT_UNTIED, OPT_HELP,
+	OPT_LAYERS, OPT_EMBD, OPT_HEADS, OPT_KV_HEADS, OPT_HEAD_DIM, OPT_FF,
+	OPT_CTX,	/* the dimensions, OPT_LAYERS..OPT_CTX, in synth_cfg order */
 };
 
-static const struct option longopts[] = {
-	{ "arch", required_argument, NULL, OPT_ARCH },
-	{ "layers", required_argument, NULL, OPT_LAYERS },
-	{ "embd", required_argument, NULL, OPT_EMBD },
-	{ "heads", required_argument, NULL, OPT_HEADS },
-	{ "kv-heads", required_argument, NULL, OPT_KV_HEADS },
-	{ "head-dim", required_argument, NULL, OPT_HEAD_DIM },
-	{ "ff", required_argument, NULL, OPT_FF },
-	{ "ctx", required_argument, NULL, OPT_CTX },
-	{ "seed", required_argument, NULL, OPT_SEED },
-	{ "tied", no_argument, NULL, OPT_TIED },
-	{ "untied", no_argument, NULL, OPT_UNTIED },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+#define N_DIMS (OPT_CTX - OPT_LAYERS + 1)
+
+static const struct cli_flag flags[] = {
+	{ "out", 'o', 1, OPT_OUT }, { "arch", 0, 1, OPT_ARCH },
+	{ "layers", 0, 1, OPT_LAYERS }, { "embd", 0, 1, OPT_EMBD },
+	{ "heads", 0, 1, OPT_HEADS }, { "kv-heads", 0, 1, OPT_KV_HEADS },
+	{ "head-dim", 0, 1, OPT_HEAD_DIM }, { "ff", 0, 1, OPT_FF },
+	{ "ctx", 0, 1, OPT_CTX }, { "seed", 0, 1, OPT_SEED },
+	{ "tied", 0, 0, OPT_TIED }, { "untied", 0, 0, OPT_UNTIED },
+	{ "help", 'h', 0, OPT_HELP }, { 0 }
 };
+
+/* What the flags ask for. */
+struct opts {
+	enum synth_arch arch;
+	const char *path;
+	uint64_t seed;
+	int tied;		/* -1: the architecture's default */
+	uint32_t dim[N_DIMS];
+	int have[N_DIMS];
+};
+
+/* One flag into o; 0, or -1 with the message in c->err. */
+static int take_flag(struct cli *c, int id, void *ctx)
+{
+	struct opts *o = ctx;
+	uint64_t v;
+
+	switch (id) {
+	case OPT_OUT: o->path = c->val; return 0;
+	case OPT_ARCH:
+		if (!synth_arch_parse(c->val, &o->arch))
+			return 0;
+		snprintf(c->err, sizeof c->err, "--arch: unknown architecture '%s' "
+			 "(gemma or llama)", c->val);
+		return -1;
+	case OPT_SEED: return cli_get_u64(c, UINT64_MAX, &o->seed);
+	case OPT_TIED:
+	case OPT_UNTIED: o->tied = id == OPT_TIED; return 0;
+	case OPT_HELP: fputs(usage, stdout); exit(0);
+	}
+	if (cli_get_u64(c, UINT32_MAX, &v) < 0)	/* one of the dimensions */
+		return -1;
+	o->dim[id - OPT_LAYERS] = (uint32_t)v;
+	o->have[id - OPT_LAYERS] = 1;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	if (cli_parse(argc, argv, flags, take_flag, o))
+		return 1;
+	if (o->arch == SYNTH_GEMMA && o->tied == 0)
+		return cli_die("--untied: gemma always ties its output to token_embd");
+	return 0;
+}
 
 /* Generates the model of c and writes it to path, with a summary line.
  * The exit status. */
@@ -99,97 +141,30 @@ static int write_model(const struct synth_cfg *cp, const char *path)
 
 int main(int argc, char **argv)
 {
+	struct opts o = { .arch = SYNTH_GEMMA, .tied = -1 };
 	struct synth_cfg c;
-	enum synth_arch arch = SYNTH_GEMMA;
-	const char *path = NULL;
-	char defpath[64], err[512], flag[32];
-	uint32_t *dims[OPT_CTX - OPT_LAYERS + 1] = {
+	char defpath[64];
+	uint32_t *dims[N_DIMS] = {
 		&c.n_layer, &c.n_embd, &c.n_head, &c.n_head_kv, &c.head_dim,
 		&c.n_ff, &c.n_ctx,
 	};
-	uint32_t set[OPT_CTX - OPT_LAYERS + 1] = { 0 };
-	int have[OPT_CTX - OPT_LAYERS + 1] = { 0 };
-	uint64_t seed = 0, v;
-	int tied = -1, opt, li = 0;
 
 	cli_set_prog("mkmodel");
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":o:h", longopts, &li)) != -1) {
-		switch (opt) {
-		case 'o':
-			path = optarg;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		case OPT_ARCH:
-			if (synth_arch_parse(optarg, &arch)) {
-				fprintf(stderr, "mkmodel: --arch: unknown "
-					"architecture '%s' (gemma or llama)\n",
-					optarg);
-				return 1;
-			}
-			break;
-		case OPT_SEED:
-			if (cli_u64("--seed", optarg, UINT64_MAX, &seed, err,
-				    sizeof err))
-				return cli_die("%s", err);
-			break;
-		case OPT_TIED:
-			tied = 1;
-			break;
-		case OPT_UNTIED:
-			tied = 0;
-			break;
-		case ':':
-			fprintf(stderr, "mkmodel: %s needs a value (try -h)\n",
-				argv[optind - 1]);
-			return 1;
-		case '?':
-			if (optopt > 0 && optopt < 256)
-				fprintf(stderr, "mkmodel: unknown option '-%c' "
-					"(try -h)\n", optopt);
-			else
-				fprintf(stderr, "mkmodel: unknown option '%s' "
-					"(try -h)\n", argv[optind - 1]);
-			return 1;
-		default:	/* one of the dimensions */
-			snprintf(flag, sizeof flag, "--%s", longopts[li].name);
-			if (cli_u64(flag, optarg, UINT32_MAX, &v, err, sizeof err))
-				return cli_die("%s", err);
-			set[opt - OPT_LAYERS] = (uint32_t)v;
-			have[opt - OPT_LAYERS] = 1;
-			break;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "mkmodel: unexpected argument '%s' (try -h)\n",
-			argv[optind]);
+	if (parse_args(argc, argv, &o))
 		return 1;
-	}
-	if (arch == SYNTH_GEMMA && tied == 0) {
-		fprintf(stderr, "mkmodel: --untied: gemma always ties its "
-			"output to token_embd\n");
-		return 1;
-	}
-
-	synth_default(&c, arch);
-	for (int i = 0; i <= OPT_CTX - OPT_LAYERS; i++)
-		if (have[i])
-			*dims[i] = set[i];
-	c.seed = seed;
-	if (tied >= 0)
-		c.tied = tied;
-	if (!path) {
+	synth_default(&c, o.arch);
+	for (int i = 0; i < N_DIMS; i++)
+		if (o.have[i])
+			*dims[i] = o.dim[i];
+	c.seed = o.seed;
+	if (o.tied >= 0)
+		c.tied = o.tied;
+	if (!o.path) {
 		snprintf(defpath, sizeof(defpath), "models/default-%s-q8_0.gguf",
-			 synth_arch_name(arch));
-		path = defpath;
-		if (mkdir("models", 0777) && errno != EEXIST) {
-			fprintf(stderr, "mkmodel: mkdir models: %s\n",
-				strerror(errno));
-			return 1;
-		}
+			 synth_arch_name(o.arch));
+		o.path = defpath;
+		if (mkdir("models", 0777) && errno != EEXIST)
+			return cli_die("mkdir models: %s", strerror(errno));
 	}
-
-	return write_model(&c, path);
+	return write_model(&c, o.path);
 }

@@ -6,7 +6,6 @@
  *
  * Exit status: 0; 3 when a pp/tg row is a confirmed regression of more
  * than --fail-pct percent; 1 on an error. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,57 +38,63 @@ struct opts {
 	const char *md, *json;
 };
 
+enum {
+	OPT_BASE = 1, OPT_HEAD, OPT_BASE_NAME, OPT_HEAD_NAME, OPT_BASE_ENV,
+	OPT_HEAD_ENV, OPT_MODEL, OPT_COUNT_MODEL, OPT_ROUNDS, OPT_BUDGET,
+	OPT_THREADS, OPT_GEN, OPT_PP, OPT_MARGIN, OPT_FAIL_PCT, OPT_MD, OPT_JSON,
+	OPT_HELP,
+};
+
+static const struct cli_flag flags[] = {
+	{ "base", 0, 1, OPT_BASE }, { "head", 0, 1, OPT_HEAD },
+	{ "base-name", 0, 1, OPT_BASE_NAME }, { "head-name", 0, 1, OPT_HEAD_NAME },
+	{ "base-env", 0, 1, OPT_BASE_ENV }, { "head-env", 0, 1, OPT_HEAD_ENV },
+	{ "model", 0, 1, OPT_MODEL }, { "count-model", 0, 1, OPT_COUNT_MODEL },
+	{ "rounds", 0, 1, OPT_ROUNDS }, { "budget", 0, 1, OPT_BUDGET },
+	{ "threads", 0, 1, OPT_THREADS }, { "gen", 0, 1, OPT_GEN },
+	{ "pp", 0, 1, OPT_PP }, { "margin", 0, 1, OPT_MARGIN },
+	{ "fail-pct", 0, 1, OPT_FAIL_PCT }, { "md", 0, 1, OPT_MD },
+	{ "json", 0, 1, OPT_JSON }, { "help", 0, 0, OPT_HELP }, { 0 }
+};
+
+/* One flag into o; 0, or -1 with the message in c->err. */
+static int take_flag(struct cli *c, int id, void *ctx)
+{
+	struct opts *o = ctx;
+	const char *v = c->val;
+	double d;
+
+	switch (id) {
+	case OPT_BASE: o->c.dir[0] = v; return 0;
+	case OPT_HEAD: o->c.dir[1] = v; return 0;
+	case OPT_BASE_NAME: o->c.name[0] = v; return 0;
+	case OPT_HEAD_NAME: o->c.name[1] = v; return 0;
+	case OPT_BASE_ENV: o->c.env[0] = *v ? v : NULL; return 0;
+	case OPT_HEAD_ENV: o->c.env[1] = *v ? v : NULL; return 0;
+	case OPT_MODEL: o->c.model = v; return 0;
+	case OPT_COUNT_MODEL: o->c.count_model = *v ? v : NULL; return 0;
+	case OPT_ROUNDS: return cli_get_int(c, 3, CMP_MAX_ROUNDS, &o->c.rounds);
+	case OPT_BUDGET: return cli_get_int(c, 1, 600, &o->c.budget_s);
+	case OPT_THREADS: return cli_get_int(c, 1, 64, &o->c.threads);
+	case OPT_GEN: return cli_get_int(c, 1, 4096, &o->c.gen);
+	case OPT_PP: return cli_get_int(c, 0, 4096, &o->c.pp_long);
+	case OPT_MARGIN:
+		if (cli_get_double(c, 0, 100, &d) < 0)
+			return -1;
+		o->c.margin = d / 100;
+		return 0;
+	case OPT_FAIL_PCT: return cli_get_double(c, 0, 1000, &o->fail_pct);
+	case OPT_MD: o->md = v; return 0;
+	case OPT_JSON: o->json = v; return 0;
+	}
+	fputs(usage, stdout);	/* OPT_HELP */
+	exit(0);
+}
+
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	static const struct option lo[] = {
-		{ "base", 1, 0, 'b' }, { "head", 1, 0, 'h' + 256 },
-		{ "base-name", 1, 0, 'B' }, { "head-name", 1, 0, 'H' },
-		{ "base-env", 1, 0, 'e' }, { "head-env", 1, 0, 'E' },
-		{ "model", 1, 0, 'm' }, { "count-model", 1, 0, 'c' },
-		{ "rounds", 1, 0, 'r' }, { "budget", 1, 0, 'u' },
-		{ "threads", 1, 0, 't' }, { "gen", 1, 0, 'g' }, { "pp", 1, 0, 'p' },
-		{ "margin", 1, 0, 'M' }, { "fail-pct", 1, 0, 'f' },
-		{ "md", 1, 0, 'd' }, { "json", 1, 0, 'j' }, { "help", 0, 0, '?' + 256 },
-		{ 0 }
-	};
-	char err[256];
-	double v;
-	int c, bad;
-
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		bad = 0;
-		switch (c) {
-		case 'b': o->c.dir[0] = optarg; break;
-		case 'h' + 256: o->c.dir[1] = optarg; break;
-		case 'B': o->c.name[0] = optarg; break;
-		case 'H': o->c.name[1] = optarg; break;
-		case 'e': o->c.env[0] = *optarg ? optarg : NULL; break;
-		case 'E': o->c.env[1] = *optarg ? optarg : NULL; break;
-		case 'm': o->c.model = optarg; break;
-		case 'c': o->c.count_model = *optarg ? optarg : NULL; break;
-		case 'r': bad = cli_int("--rounds", optarg, 3, CMP_MAX_ROUNDS, &o->c.rounds, err, sizeof err); break;
-		case 'u': bad = cli_int("--budget", optarg, 1, 600, &o->c.budget_s, err, sizeof err); break;
-		case 't': bad = cli_int("--threads", optarg, 1, 64, &o->c.threads, err, sizeof err); break;
-		case 'g': bad = cli_int("--gen", optarg, 1, 4096, &o->c.gen, err, sizeof err); break;
-		case 'p': bad = cli_int("--pp", optarg, 0, 4096, &o->c.pp_long, err, sizeof err); break;
-		case 'M':
-			bad = cli_double("--margin", optarg, 0, 100, &v, err, sizeof err);
-			o->c.margin = v / 100;
-			break;
-		case 'f': bad = cli_double("--fail-pct", optarg, 0, 1000, &o->fail_pct, err, sizeof err); break;
-		case 'd': o->md = optarg; break;
-		case 'j': o->json = optarg; break;
-		case '?' + 256: fputs(usage, stdout); exit(0);
-		default:
-			return cli_die("unknown option or missing value: '%s' (see "
-				       "--help)", argv[optind - 1]);
-		}
-		if (bad)
-			return cli_die("%s", err);
-	}
-	if (optind < argc)
-		return cli_die("unexpected argument '%s' (see --help)", argv[optind]);
+	if (cli_parse(argc, argv, flags, take_flag, o))
+		return 1;
 	if (!o->c.dir[0] || !o->c.dir[1] || !o->c.model)
 		return cli_die("--base, --head and --model are required (see --help)");
 	return 0;

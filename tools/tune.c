@@ -3,7 +3,6 @@
  * ./infer --config and ./bench --config read.  Only parses flags and
  * prints: the search is tuning/tune.c, the listing reads kernels/. */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,26 +23,31 @@
 
 static const char usage[] =
 "usage: tune --list [--json]\n"
-"       tune --model PATH [--out FILE] [--budget SECONDS] [--threads N]\n"
-"            [--pp N] [--gen N] [--rounds R] [--resume] [--log FILE]\n"
-"            [--timeout SECONDS] [--ops OP,OP...] [--weights q8_0|native|f32]\n"
-"  --list      every op and variant: CPU needs, usable here (or why not),\n"
-"              kind, declared error bound, weight layout\n"
-"  --model     tune this model: every usable variant of every op it calls,\n"
-"              gated against the reference logits, timed in the full pass\n"
-"  --out       best-config file (default results/best-config.json), written\n"
-"              atomically at the end\n"
-"  --budget    seconds for the whole search (default 60)\n"
-"  --threads   thread counts tried: 1..N (default: online CPUs)\n"
-"  --pp N      prompt-phase batch in tokens (default 16)\n"
-"  --gen N     decode tokens per sample (default 8)\n"
-"  --rounds R  coordinate-descent rounds at most (default 2)\n"
-"  --resume    reuse evaluations already in the log (same machine, model,\n"
-"              build, and the same two configurations)\n"
-"  --log FILE  evaluation log (default results/tune-log.jsonl)\n"
-"  --timeout S per-evaluation limit (default 30 s + 4x its time budget)\n"
-"  --ops LIST  search only these ops (e.g. matmul_q8,gelu); the others keep\n"
-"              their default variant\n";
+"       tune -m PATH [-o FILE] [--budget SECONDS] [-t N] [-p N] [-n N]\n"
+"            [--rounds R] [--resume] [--log FILE] [--timeout SECONDS]\n"
+"            [--ops OP,OP...] [--weights q8_0|native|f32]\n"
+"  --list              every op and variant: CPU needs, usable here (or why\n"
+"                      not), kind, declared error bound, weight layout\n"
+"  --json              with --list: one JSON object\n"
+"  -m, --model PATH    tune this model: every usable variant of every op it\n"
+"                      calls, gated against the reference logits, timed in\n"
+"                      the full pass\n"
+"  -o, --out FILE      best-config file (default results/best-config.json),\n"
+"                      written atomically at the end\n"
+"  --budget S          seconds for the whole search (default 60)\n"
+"  -t, --threads N     thread counts tried: 1..N (default: online CPUs)\n"
+"  -p, --n-prompt N    prompt-phase batch in tokens (default 16); alias --pp\n"
+"  -n, --n-gen N       decode tokens per sample (default 8); alias --gen\n"
+"  --rounds R          coordinate-descent rounds at most (default 2)\n"
+"  --resume            reuse evaluations already in the log (same machine,\n"
+"                      model, build, and the same two configurations)\n"
+"  --log FILE          evaluation log (default results/tune-log.jsonl)\n"
+"  --timeout S         per-evaluation limit (default 30 s + 4x its time\n"
+"                      budget)\n"
+"  --ops LIST          search only these ops (e.g. matmul_q8,gelu); the\n"
+"                      others keep their default variant\n"
+"  --weights MODE      q8_0 (default), native or f32\n"
+"  -h, --help          this text\n";
 
 static const char *kind_name(enum variant_kind k)
 {
@@ -207,10 +211,11 @@ static void on_sigint(int sig)
 	tune_interrupt();
 }
 
-/* "matmul_q8,gelu" -> a mask of op ids; -1 (message printed) on an
- * unknown name. */
-static int parse_ops(const char *list, uint32_t *mask)
+/* "matmul_q8,gelu" -> a mask of op ids; -1 with a message in c->err on
+ * an unknown name. */
+static int parse_ops(struct cli *c, uint32_t *mask)
 {
+	const char *list = c->val;
 	char buf[256];
 
 	snprintf(buf, sizeof buf, "%s", list);
@@ -221,107 +226,106 @@ static int parse_ops(const char *list, uint32_t *mask)
 		while (op < OP_COUNT && strcmp(kernel_ops[op].name, t))
 			op++;
 		if (op == OP_COUNT) {
-			fprintf(stderr, "tune: --ops: no op '%s' (see --list)\n", t);
+			snprintf(c->err, sizeof c->err, "%s: no op '%s' (see --list)",
+				 c->flag, t);
 			return -1;
 		}
 		*mask |= 1u << op;
 	}
 	if (!*mask) {
-		fprintf(stderr, "tune: --ops: empty list\n");
+		snprintf(c->err, sizeof c->err, "%s: empty list", c->flag);
 		return -1;
 	}
 	return 0;
 }
 
-/* The flags of a search into o, *out and *wmode.  0, or 1 (printed). */
-static int search_args(int argc, char **argv, struct tune_opts *o,
-		       const char **out, enum weights_mode *wmode)
-{
-	static const struct option lo[] = {
-		{ "model", 1, 0, 'm' }, { "out", 1, 0, 'o' },
-		{ "budget", 1, 0, 'b' }, { "threads", 1, 0, 't' },
-		{ "pp", 1, 0, 'p' }, { "gen", 1, 0, 'g' },
-		{ "rounds", 1, 0, 'r' }, { "resume", 0, 0, 'R' },
-		{ "log", 1, 0, 'l' }, { "timeout", 1, 0, 'T' },
-		{ "weights", 1, 0, 'w' }, { "ops", 1, 0, 'O' }, { 0 }
-	};
-	char err[256];
-	int c;
+/* What the flags ask for: a listing or a search. */
+struct args {
+	int list, json;
+	struct tune_opts o;
+	const char *out;
+	enum weights_mode wmode;
+};
 
-	optind = 1;
-	opterr = 0;	/* one line of our own instead of getopt's */
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		int bad = 0;
-		if (c == '?') {
-			fprintf(stderr, "tune: unknown option or missing value: "
-				"'%s' (see --help)\n", argv[optind - 1]);
-			return 1;
-		}
-		switch (c) {
-		case 'm': o->model_path = optarg; break;
-		case 'o': *out = optarg; break;
-		case 'b':
-			bad = cli_double("--budget", optarg, 1e-3, 1e7, &o->budget_s,
-					 err, sizeof err);
-			break;
-		case 't':
-			bad = cli_int("--threads", optarg, 1, TUNE_MAX_THREADS,
-				      &o->max_threads, err, sizeof err);
-			break;
-		case 'p': bad = cli_int("--pp", optarg, 1, 1 << 20, &o->n_pp, err, sizeof err); break;
-		case 'g': bad = cli_int("--gen", optarg, 1, 1 << 20, &o->n_gen, err, sizeof err); break;
-		case 'r': bad = cli_int("--rounds", optarg, 1, 1000, &o->rounds, err, sizeof err); break;
-		case 'R': o->resume = 1; break;
-		case 'l': o->log_path = optarg; break;
-		case 'T':
-			bad = cli_double("--timeout", optarg, 1e-3, 1e7,
-					 &o->timeout_s, err, sizeof err);
-			break;
-		case 'O':
-			if (parse_ops(optarg, &o->ops) < 0)
-				return 1;
-			break;
-		case 'w':
-			if (weights_mode_parse(optarg, wmode) < 0) {
-				fprintf(stderr, "tune: --weights: '%s' is not q8_0, "
-					"native or f32\n", optarg);
-				return 1;
-			}
-			break;
-		}
-		if (bad) {
-			fprintf(stderr, "tune: %s\n", err);
-			return 1;
-		}
+enum {
+	OPT_LIST = 1, OPT_JSON, OPT_MODEL, OPT_OUT, OPT_BUDGET, OPT_THREADS,
+	OPT_PP, OPT_GEN, OPT_ROUNDS, OPT_RESUME, OPT_LOG, OPT_TIMEOUT,
+	OPT_WEIGHTS, OPT_OPS, OPT_HELP,
+};
+
+static const struct cli_flag flags[] = {
+	{ "list", 0, 0, OPT_LIST }, { "json", 0, 0, OPT_JSON },
+	{ "model", 'm', 1, OPT_MODEL }, { "out", 'o', 1, OPT_OUT },
+	{ "budget", 0, 1, OPT_BUDGET }, { "threads", 't', 1, OPT_THREADS },
+	{ "n-prompt", 'p', 1, OPT_PP }, { "pp", 0, 1, OPT_PP },
+	{ "n-gen", 'n', 1, OPT_GEN }, { "gen", 0, 1, OPT_GEN },
+	{ "rounds", 0, 1, OPT_ROUNDS }, { "resume", 0, 0, OPT_RESUME },
+	{ "log", 0, 1, OPT_LOG }, { "timeout", 0, 1, OPT_TIMEOUT },
+	{ "weights", 0, 1, OPT_WEIGHTS }, { "ops", 0, 1, OPT_OPS },
+	{ "help", 'h', 0, OPT_HELP }, { 0 }
+};
+
+/* One flag into a; 0, or -1 with the message in c->err. */
+static int take_flag(struct cli *c, int id, void *ctx)
+{
+	struct args *a = ctx;
+	struct tune_opts *o = &a->o;
+
+	switch (id) {
+	case OPT_LIST: a->list = 1; return 0;
+	case OPT_JSON: a->json = 1; return 0;
+	case OPT_MODEL: o->model_path = c->val; return 0;
+	case OPT_OUT: a->out = c->val; return 0;
+	case OPT_BUDGET: return cli_get_double(c, 1e-3, 1e7, &o->budget_s);
+	case OPT_THREADS: return cli_get_int(c, 1, TUNE_MAX_THREADS, &o->max_threads);
+	case OPT_PP: return cli_get_int(c, 1, 1 << 20, &o->n_pp);
+	case OPT_GEN: return cli_get_int(c, 1, 1 << 20, &o->n_gen);
+	case OPT_ROUNDS: return cli_get_int(c, 1, 1000, &o->rounds);
+	case OPT_RESUME: o->resume = 1; return 0;
+	case OPT_LOG: o->log_path = c->val; return 0;
+	case OPT_TIMEOUT: return cli_get_double(c, 1e-3, 1e7, &o->timeout_s);
+	case OPT_OPS: return parse_ops(c, &o->ops);
+	case OPT_WEIGHTS:
+		if (weights_mode_parse(c->val, &a->wmode) == 0)
+			return 0;
+		snprintf(c->err, sizeof c->err, "--weights: '%s' is not q8_0, "
+			 "native or f32", c->val);
+		return -1;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "tune: unexpected argument '%s' (see --help)\n",
-			argv[optind]);
+	fputs(usage, stdout);	/* OPT_HELP */
+	exit(0);
+}
+
+/* The flags into a.  0, or 1 (printed). */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	tune_opts_defaults(&a->o);
+	a->out = "results/best-config.json";
+	a->wmode = WEIGHTS_Q8_0;
+	if (cli_parse(argc, argv, flags, take_flag, a))
 		return 1;
-	}
-	if (!o->model_path) {
-		fprintf(stderr, "tune: --model PATH is required (see --help)\n");
-		return 1;
-	}
+	if (a->list && a->o.model_path)
+		return cli_die("--list or --model PATH, not both (see --help)");
+	if (!a->list && !a->o.model_path)
+		return cli_die("nothing to do: --list or --model PATH (see --help)");
+	if (a->json && !a->list)
+		return cli_die("--json goes with --list");
 	return 0;
 }
 
 /* --model: the search, its report and the config it writes. */
-static int search(int argc, char **argv)
+static int search(struct args *a)
 {
-	struct tune_opts o;
+	struct tune_opts o = a->o;
 	struct tune_result r;
 	struct env_info env;
 	struct model *m = NULL;
 	struct printer pr = { isatty(2) };
-	const char *out = "results/best-config.json";
-	enum weights_mode wmode = WEIGHTS_Q8_0;
+	const char *out = a->out;
+	const enum weights_mode wmode = a->wmode;
 	char err[1024];
 	int rc;
 
-	tune_opts_defaults(&o);
-	if (search_args(argc, argv, &o, &out, &wmode))
-		return 1;
 	if (env_collect(&env, err, sizeof err) < 0) {
 		fprintf(stderr, "tune: %s\n", err);
 		return 1;
@@ -386,32 +390,11 @@ static int search(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	int do_list = 0, as_json = 0;
+	static struct args a;
 
 	cli_set_prog("tune");
 	gguf_guard_sigbus("tune");
-
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--model") || !strncmp(argv[i], "--model=", 8))
-			return cli_exit(search(argc, argv));
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--list")) {
-			do_list = 1;
-		} else if (!strcmp(argv[i], "--json")) {
-			as_json = 1;
-		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(usage, stdout);
-			return 0;
-		} else {
-			fprintf(stderr, "tune: unknown argument '%s' (see --help)\n",
-				argv[i]);
-			return 1;
-		}
-	}
-	if (!do_list) {
-		fprintf(stderr, "tune: nothing to do: --list or --model PATH "
-			"(see --help)\n");
+	if (parse_args(argc, argv, &a))
 		return 1;
-	}
-	return cli_exit(list(as_json));
+	return cli_exit(a.list ? list(a.json) : search(&a));
 }
