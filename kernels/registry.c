@@ -44,8 +44,6 @@ static const struct variant matmul_q8_tab[] = {
 		matmul_q8_avx512vnni_r32t6),
 	PREPPED("avx512vnni_r48t4", NEEDS_AVX512VNNI, &prep_q8_0x16,
 		matmul_q8_avx512vnni_r48t4),
-	PREPPED("avx512vnni_r16t8", NEEDS_AVX512VNNI, &prep_q8_0x16,
-		matmul_q8_avx512vnni_r16t8),
 	/* blocked: weights interleaved 8 (4) rows a group at load.  On Zen 4
 	 * blocked8 is 2-3x avx512vnni_4blk from 1 to 64 tokens, blocked4
 	 * 15-40% behind blocked8 (finer row_align for thread splits) */
@@ -55,9 +53,9 @@ static const struct variant matmul_q8_tab[] = {
 		matmul_q8_avx512vnni_blocked4),
 	EXACT("avx512vnni_4blk", NEEDS_AVX512VNNI, matmul_q8, matmul_q8_avx512vnni_4blk),
 	EXACT("avx512vnni", NEEDS_AVX512VNNI, matmul_q8, matmul_q8_avx512vnni),
-	/* AVX-VNNI tiles on q8_0x8: 0.9x avx512vnni_blocked8 on Sapphire
-	 * Rapids (the 16 VEX registers), 2.2x avx2_blocked8 */
-	PREPPED("avxvnni_r8t6", NEEDS_AVXVNNI, &prep_q8_0x8, matmul_q8_avxvnni_r8t6),
+	/* AVX-VNNI tiles on q8_0x8: 0.85-0.95x avx512vnni_blocked8 on
+	 * Sapphire Rapids (the 16 VEX registers), 1.4-2.1x avx2_blocked8;
+	 * 2 x 3 beat 1 x 6 from 1 to 128 tokens */
 	PREPPED("avxvnni_r16t3", NEEDS_AVXVNNI, &prep_q8_0x8,
 		matmul_q8_avxvnni_r16t3),
 	EXACT("avxvnni", NEEDS_AVXVNNI, matmul_q8, matmul_q8_avxvnni),

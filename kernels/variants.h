@@ -99,13 +99,11 @@ void matmul_q8_avx512vnni_blocked8(const void *w, const block_q8_0 *x,
 	void name(const void *w, const block_q8_0 *x, float *y, int nb,        \
 		  int r0, int r1, int nt, int ldy)
 Q8_MATMUL_PROTO(matmul_q8_avx512vnni_auto);
-Q8_MATMUL_PROTO(matmul_q8_avx512vnni_r16t8);
 Q8_MATMUL_PROTO(matmul_q8_avx512vnni_r32t6);
 Q8_MATMUL_PROTO(matmul_q8_avx512vnni_r48t4);
 
 /* kernels/matmul/blocked/avxvnni.c (AVX2 + FMA + F16C + AVX-VNNI); w
  * prepared by prep_q8_0x8 */
-Q8_MATMUL_PROTO(matmul_q8_avxvnni_r8t6);
 Q8_MATMUL_PROTO(matmul_q8_avxvnni_r16t3);
 
 /* kernels/matmul/blocked/avx2.c (AVX2 + FMA + F16C); w prepared by

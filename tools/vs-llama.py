@@ -15,8 +15,12 @@ and our speedup with its range over rounds (each round's own ratio).
 The prompt for a pp N row is "Hello world" repeated (plus "Hello" for
 an even N), checked with ./infer --tokenize to be exactly N tokens with
 BOS; the tokenizer reproduces llama.cpp's on the fixtures.  Needs
-../shared/llref/setup.sh to have been run (it prints DIR).  Not a test:
-a measurement tool for the closing notes of the prefill work."""
+../shared/llref/setup.sh to have been run (it prints DIR).  That cbench
+makes a context of 256 tokens; for pp512 build its cbench.c with n_ctx
+1024 and n_batch/n_ubatch 512 (and toks[1024]) into a folder of its own,
+beside a node_modules link to DIR's, and pass that folder as --llref.
+Not a test: a measurement tool for the closing notes of the prefill
+work."""
 import argparse
 import json
 import os

@@ -9,11 +9,12 @@
  * The tile of drive.h with the dot step of vnni_step.h, as avx512vnni.c
  * of this folder, but with the 16 VEX registers: a tile's 2 V T
  * accumulators, V weight and V scale vectors and one token chunk must fit
- * in 16, so 1 x 6 (12 + 3) and 2 x 3 (12 + 5) are the largest shapes. */
+ * in 16, so 1 x 6 (12 + 3) and 2 x 3 (12 + 5) are the largest shapes;
+ * 2 x 3 is the one registered. */
 #include "vec256.h"
 
 #define VMAX 2			/* row vectors per tile */
-#define TMAX 6			/* tokens per tile */
+#define TMAX 3			/* tokens per tile */
 
 #include "vnni_step.h"
 #include "drive.h"
@@ -25,15 +26,8 @@ static const tile_tab tiles_8 = { TILE_ROW(8, 1), TILE_ROW(8, 2) };
  * multiple of 8; r1 too, or the last row).  Writes exactly y[t*ldy + r]
  * for t < nt, r0 <= r < r1 (not the padding rows); reads only the groups
  * holding those rows.  Exact integer block sums for all int8 quants.
- * Tiles of 1 row vector x 6 tokens. */
-void matmul_q8_avxvnni_r8t6(const void *w, const block_q8_0 *x, float *y,
-			    int nb, int r0, int r1, int nt, int ldy)
-{
-	drive(tiles_8, 1, 6, w, x, y, nb, r0, r1, nt, ldy, 8);
-}
-
-/* Contract: as matmul_q8_avxvnni_r8t6, tiles of 2 row vectors x 3
- * tokens. */
+ * Tiles of 2 row vectors x 3 tokens (1 x 6 was slower from 1 to 128
+ * tokens on Sapphire Rapids). */
 void matmul_q8_avxvnni_r16t3(const void *w, const block_q8_0 *x, float *y,
 			     int nb, int r0, int r1, int nt, int ldy)
 {

@@ -22,12 +22,12 @@
  * the vector pipes, so about 8 / 11 of the int8 peak is this design's
  * ceiling.  The shapes, each a variant so the tuner can choose, are the
  * ones whose 2 V T accumulators and V weight and scale vectors fit the 32
- * registers: 1 x 8, 2 x 6 and 3 x 4, and auto, which picks one by batch
- * size. */
+ * registers: 2 x 6 and 3 x 4 (1 x 8 lost to both in and out of the
+ * pass: one weight stream), and auto, which picks one by batch size. */
 #include "../blocked/vec512.h"
 
 #define VMAX 3			/* row vectors per tile */
-#define TMAX 8			/* tokens per tile */
+#define TMAX 6			/* tokens per tile */
 #define VNNI_PREBIASED		/* q8_0x16u stores w + 128 */
 
 #include "../blocked/vnni_step.h"
@@ -52,7 +52,6 @@ static const tile_tab tiles_16 = {
 		drive(tiles_16, V, T, w, x, y, nb, r0, r1, nt, ldy, 16);       \
 	}
 
-WIDE(1, 8, 16)
 WIDE(2, 6, 32)
 WIDE(3, 4, 48)
 
