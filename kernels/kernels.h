@@ -174,6 +174,9 @@ struct kernels {
 /* Returns NULL if v can run on this CPU, else why not (static string). */
 const char *variant_unusable(const struct variant *v);
 
+/* The number of variants in op's table. */
+int variant_count(enum op_id op);
+
 /* The op's reference variant (the last entry of its table). */
 const struct variant *variant_reference(enum op_id op);
 

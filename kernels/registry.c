@@ -193,6 +193,15 @@ const char *variant_unusable(const struct variant *v)
 	return why;
 }
 
+int variant_count(enum op_id op)
+{
+	int n = 0;
+
+	while (kernel_ops[op].variants[n].name)
+		n++;
+	return n;
+}
+
 const struct variant *variant_reference(enum op_id op)
 {
 	const struct variant *v = kernel_ops[op].variants;

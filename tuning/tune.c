@@ -61,11 +61,14 @@ const char *tune_verdict_name(enum tune_verdict v)
 
 /* --- what the model uses ------------------------------------------------- */
 
+/* The weight types a model holds, as bits. */
+enum wtype_bit { WT_Q8_0 = 1, WT_F16 = 2, WT_BF16 = 4, WT_F32 = 8 };
+
 static void add_type(struct wmat *w, void *ctx)
 {
-	*(unsigned *)ctx |= 1u << (w->type == GGML_TYPE_Q8_0 ? 0 :
-				   w->type == GGML_TYPE_F16 ? 1 :
-				   w->type == GGML_TYPE_BF16 ? 2 : 3);
+	*(unsigned *)ctx |= w->type == GGML_TYPE_Q8_0 ? WT_Q8_0 :
+			    w->type == GGML_TYPE_F16 ? WT_F16 :
+			    w->type == GGML_TYPE_BF16 ? WT_BF16 : WT_F32;
 }
 
 int tune_op_used(struct model *m, int op)
@@ -74,16 +77,16 @@ int tune_op_used(struct model *m, int op)
 
 	model_for_each_wmat(m, add_type, &types);
 	switch (op) {
-	case OP_MATMUL_Q8: return types & 1;
-	case OP_MATMUL_F16: return (types >> 1) & 1;
-	case OP_MATMUL_BF16: return (types >> 2) & 1;
-	case OP_MATMUL_F32: return (types >> 3) & 1;
+	case OP_MATMUL_Q8: return !!(types & WT_Q8_0);
+	case OP_MATMUL_F16: return !!(types & WT_F16);
+	case OP_MATMUL_BF16: return !!(types & WT_BF16);
+	case OP_MATMUL_F32: return !!(types & WT_F32);
 	case OP_GELU: return m->hp.arch == ARCH_GEMMA;
 	case OP_SILU: return m->hp.arch == ARCH_LLAMA;
 	/* the fused ops make Q8_0 matmul inputs */
-	case OP_NORM_Q8: return types & 1;
-	case OP_GELU_Q8: return m->hp.arch == ARCH_GEMMA && (types & 1);
-	case OP_SILU_Q8: return m->hp.arch == ARCH_LLAMA && (types & 1);
+	case OP_NORM_Q8: return !!(types & WT_Q8_0);
+	case OP_GELU_Q8: return m->hp.arch == ARCH_GEMMA && (types & WT_Q8_0);
+	case OP_SILU_Q8: return m->hp.arch == ARCH_LLAMA && (types & WT_Q8_0);
 	default: return 1;
 	}
 }
@@ -767,17 +770,16 @@ static int search_phase(struct search *se, enum phase ph, struct kernels *inc,
 			break;
 		for (int op = 0; op < OP_COUNT; op++) {
 			/* variants that lost the incumbency to a winner in this
-			 * op's loop: comparing them again is the same pair */
-			const struct variant *lost[16];
-			int n_lost = 0;
+			 * op's loop (by table index): comparing them again is
+			 * the same pair */
+			const struct variant *tab = kernel_ops[op].variants;
+			unsigned char lost[variant_count(op)];
+			memset(lost, 0, sizeof lost);
 			if (!op_searched(t, op))
 				continue;
-			for (const struct variant *v = kernel_ops[op].variants;
-			     v->name; v++) {
-				int seen = 0;
-				for (int i = 0; i < n_lost; i++)
-					seen |= lost[i] == v;
-				if (variant_unusable(v) || v == inc->v[op] || seen)
+			for (const struct variant *v = tab; v->name; v++) {
+				if (variant_unusable(v) || v == inc->v[op] ||
+				    lost[v - tab])
 					continue;
 				if (round_spent(se, ph, round))
 					return 0;
@@ -797,8 +799,7 @@ static int search_phase(struct search *se, enum phase ph, struct kernels *inc,
 				if ((rc = consider(se, &ev, &d, err, errlen)))
 					return rc;
 				if (d.verdict == TV_WIN) {
-					if (n_lost < 16)
-						lost[n_lost++] = inc->v[op];
+					lost[inc->v[op] - tab] = 1;
 					*inc = cand;
 					changed = 1;
 				}
