@@ -220,12 +220,14 @@ static void matmul(struct session *s, const struct wmat *w, const float *x,
 #define ATT_QB_MAX 32	/* tokens per attention call, at most */
 
 /* One attention step: tasks of (query block, KV head, part of its query
- * heads), one attention call each, taken costliest first (the last query
+ * heads), one attention call each (after scaling its rows of q, for
+ * gemma), taken costliest first (the last query
  * block sees the most positions) from a shared counter. */
 struct att_job {
 	struct session *s;
 	int layer, pos0, nt;
 	float scale;		/* applied to q.k before softmax */
+	float qscale;		/* applied to q first (1: none) */
 	const struct variant *v;	/* the attention variant for this shape */
 	int qb;			/* tokens per query block */
 	int hsplit, hper;	/* parts of a KV head's query heads, heads a part */
@@ -257,6 +259,14 @@ static void att_plan(struct att_job *j, const struct hparams *hp, int nth)
 	atomic_init(&j->next, 0);
 }
 
+/* x[t*ld + i] *= c for t < nt, i < n. */
+static void scale_rows(float *x, int nt, int n, int ld, float c)
+{
+	for (int t = 0; t < nt; t++)
+		for (int i = 0; i < n; i++)
+			x[(size_t)t * ld + i] *= c;
+}
+
 static void att_task(void *ctx, int ith, int nth)
 {
 	struct att_job *j = ctx;
@@ -286,6 +296,9 @@ static void att_task(void *ctx, int ith, int nth)
 			.ldq = s->qdim, .ldkv = s->kvdim, .ldo = s->qdim,
 			.scale = j->scale,
 		};
+		if (j->qscale != 1.0f)
+			scale_rows(s->q + (size_t)t0 * s->qdim + (size_t)h0 * hd,
+				   a.nt, heads * hd, s->qdim, j->qscale);
 		j->v->fn.attention(&a);
 	}
 }
@@ -297,13 +310,13 @@ static void attention(struct session *s, int il, int nt)
 	const struct hparams *hp = &s->m->hp;
 	const uint64_t t0 = prof_tick(s);
 	struct att_job aj = { .s = s, .layer = il, .pos0 = s->pos, .nt = nt,
-			      .scale = 1.0f / sqrtf((float)hp->head_dim) };
+			      .scale = 1.0f / sqrtf((float)hp->head_dim),
+			      .qscale = 1.0f };
 
 	if (hp->arch == ARCH_GEMMA) {
-		/* gemma scales q, not the scores (as llama.cpp's graph does) */
-		const size_t n = (size_t)nt * s->qdim;
-		for (size_t i = 0; i < n; i++)
-			s->q[i] *= aj.scale;
+		/* gemma scales q, not the scores (as llama.cpp's graph does):
+		 * each task its own rows of q */
+		aj.qscale = aj.scale;
 		aj.scale = 1.0f;
 	}
 	/* the chosen variant, unless it refuses the shape: then the
