@@ -247,12 +247,14 @@ static void matmul_again(struct session *s, const struct wmat *w,
 #define ATT_QB_MAX 32	/* tokens per attention call, at most */
 
 /* One attention step: tasks of (query block, KV head, part of its query
- * heads), one attention call each, taken costliest first (the last query
+ * heads), one attention call each (after scaling its rows of q, for
+ * gemma), taken costliest first (the last query
  * block sees the most positions) from a shared counter. */
 struct att_job {
 	struct session *s;
 	int layer, pos0, nt;
 	float scale;		/* applied to q.k before softmax */
+	float qscale;		/* applied to q first (1: none) */
 	const struct variant *v;	/* the attention variant for this shape */
 	int qb;			/* tokens per query block */
 	int hsplit, hper;	/* parts of a KV head's query heads, heads a part */
@@ -284,6 +286,14 @@ static void att_plan(struct att_job *j, const struct hparams *hp, int nth)
 	atomic_init(&j->next, 0);
 }
 
+/* x[t*ld + i] *= c for t < nt, i < n. */
+static void scale_rows(float *x, int nt, int n, int ld, float c)
+{
+	for (int t = 0; t < nt; t++)
+		for (int i = 0; i < n; i++)
+			x[(size_t)t * ld + i] *= c;
+}
+
 static void att_task(void *ctx, int ith, int nth)
 {
 	struct att_job *j = ctx;
@@ -313,19 +323,29 @@ static void att_task(void *ctx, int ith, int nth)
 			.ldq = s->qdim, .ldkv = s->kvdim, .ldo = s->qdim,
 			.scale = j->scale,
 		};
+		if (j->qscale != 1.0f)
+			scale_rows(s->q + (size_t)t0 * s->qdim + (size_t)h0 * hd,
+				   a.nt, heads * hd, s->qdim, j->qscale);
 		j->v->fn.attention(&a);
 	}
 }
 
 /* Causal attention of the nt tokens of layer il over the cache (their
- * own k and v rows included), into s->att; the scores are scale * q.k. */
-static void attention(struct session *s, int il, int nt, float scale)
+ * own k and v rows included), into s->att. */
+static void attention(struct session *s, int il, int nt)
 {
 	const struct hparams *hp = &s->m->hp;
 	const uint64_t t0 = prof_tick(s);
 	struct att_job aj = { .s = s, .layer = il, .pos0 = s->pos, .nt = nt,
-			      .scale = scale };
+			      .scale = 1.0f / sqrtf((float)hp->head_dim),
+			      .qscale = 1.0f };
 
+	if (hp->arch == ARCH_GEMMA) {
+		/* gemma scales q, not the scores (as llama.cpp's graph does):
+		 * each task its own rows of q */
+		aj.qscale = aj.scale;
+		aj.scale = 1.0f;
+	}
 	/* the chosen variant, unless it refuses the shape: then the
 	 * reference */
 	const struct op_shape sh = { hp->n_head / hp->n_head_kv, hp->head_dim,
@@ -388,7 +408,6 @@ struct ew_job {
 	int nt, E;
 	size_t n;
 	int pos;		/* rope: position of row 0 */
-	float qscale;		/* rope: q is scaled by it after rotating (1: not) */
 };
 
 /* Rows [0, nt) of x (E floats each): x += d (the residual, if d), o =
@@ -470,8 +489,7 @@ static void rmsnorm_rows(struct session *s, float *o, const float *x,
 	prof_add(s, PROF_RMSNORM, t0, 3.0 * sizeof(float) * nt * E, 0);
 }
 
-/* RoPE on rows [a, b) of q and of the new k rows (o: k, in the cache),
- * then q times qscale (gemma scales q, not the scores). */
+/* RoPE on rows [a, b) of q and of the new k rows (o: k, in the cache). */
 static void rope_task(void *ctx, int ith, int nth)
 {
 	const struct ew_job *j = ctx;
@@ -488,9 +506,6 @@ static void rope_task(void *ctx, int ith, int nth)
 		KCALL(s->k, OP_ROPE, rope)(j->o + (size_t)t * s->kvdim,
 					   hp->n_head_kv, hp->head_dim,
 					   j->pos + t, &s->rope);
-		if (j->qscale != 1.0f)
-			for (int i = 0; i < s->qdim; i++)
-				q[i] *= j->qscale;
 	}
 }
 
@@ -580,17 +595,13 @@ static void layer_forward(struct session *s, int il, int nt, const float *d)
 	/* k and v straight into the cache */
 	matmul_again(s, &l->wk, s->xb, nt, kc, s->kvdim, PROF_MM_QKV);
 	matmul_again(s, &l->wv, s->xb, nt, vc, s->kvdim, PROF_MM_QKV);
-	/* gemma scales q, not the scores (as llama.cpp's graph does): in
-	 * the rope step, after rotating */
-	const float scale = 1.0f / sqrtf((float)hp->head_dim);
-	struct ew_job rj = { .s = s, .o = kc, .nt = nt, .pos = s->pos,
-			     .qscale = hp->arch == ARCH_GEMMA ? scale : 1.0f };
+	struct ew_job rj = { .s = s, .o = kc, .nt = nt, .pos = s->pos };
 	t0 = prof_tick(s);
 	ew_run(s, rope_task, &rj, nt);
 	prof_add(s, PROF_ROPE, t0, 2.0 * sizeof(float) * nt *
 		 (s->qdim + s->kvdim), 0);
 
-	attention(s, il, nt, hp->arch == ARCH_GEMMA ? 1.0f : scale);
+	attention(s, il, nt);
 
 	matmul(s, &l->wo, s->att, nt, s->xb2, E, PROF_MM_ATTN_OUT);
 

@@ -43,5 +43,7 @@ AI __m128 vhsum4(__m256 a, __m256 b, __m256 c, __m256 d)
 	return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
 }
 
+/* 2 rows: 8 accumulators, 4 vectors and 2 broadcasts of the 16 ymm registers */
+#define RB 2
 #define FLASH_FN attention_avx2_flash
 #include "flash.h"

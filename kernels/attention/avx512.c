@@ -51,5 +51,7 @@ AI __m128 vhsum4(__m512 a, __m512 b, __m512 c, __m512 d)
 	return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
 }
 
+/* 4 rows: 16 accumulators, 4 vectors and 4 broadcasts of the 32 zmm registers */
+#define RB 4
 #define FLASH_FN attention_avx512_flash
 #include "flash.h"

@@ -5,6 +5,9 @@
  * float lanes of a register), FLASH_FN (the function's name) and these
  * pieces, the only code in which the two ISAs differ:
  *
+ *	RB		query rows that go over a tile together (their
+ *			RB x 4 accumulators, 4 loaded vectors and RB
+ *			broadcasts must fit the register file);
  *	AI VF vload_n(const float *p, int n)
  *			lanes 0..n-1 from p (n = 1..NL), the rest 0; reads
  *			nothing past p + n;
@@ -21,9 +24,9 @@
  * their running max and sum (the online softmax) and add p.v for the tile
  * into their output, rescaled by e^(old max - new max).  Each step runs
  * for every row before the next (so that a row's reductions and exp
- * overlap with other rows' work), the scores and p.v two rows at a time
+ * overlap with other rows' work), the scores and p.v RB rows at a time
  * (they share every K and V load).  The K and V rows of a tile are read
- * from memory once per call and from L1 by every pair; no full row of
+ * from memory once per call and from L1 by every group; no full row of
  * scores exists.  The output is divided by the sum at the end.
  *
  * Against attention_scalar: float sums in another order (the reference
@@ -41,6 +44,7 @@
 #include "variants.h"
 
 _Static_assert(ATT_TILE % NL == 0, "a tile's scores pad to whole registers");
+_Static_assert(RB >= 1 && RB <= 4, "rows a group: 1 to 4");
 
 /* Positions per tile: the K tile (4 hd bytes a position), which every
  * row's scores read, then the V tile, which every row's p.v reads, fit
@@ -53,140 +57,151 @@ static int tile_len(int hd)
 	return bk & ~3;
 }
 
-/* A pair of query rows going over a tile together: they share every K
- * and V load.  A row without a partner is paired with itself (the same
- * pointers twice: both halves compute the same values, so the second
- * store of each is the first again). */
-struct pair {
-	const float *q[2];
-	float *o[2];
-	float *s[2];		/* their score tiles */
-	int n[2];		/* positions of the tile each row sees */
+/* A group of RB query rows going over a tile together: they share every
+ * K and V load.  The last group of a call is filled up with its last row
+ * again (the same pointers: those halves compute the same values, so each
+ * later store of them is the first again). */
+struct rgroup {
+	const float *q[RB];
+	float *o[RB];
+	float *s[RB];		/* their score tiles */
+	int n;			/* positions of the tile the group reads */
 };
 
-/* The loops over the 4 vectors of an acc8 are unrolled so that its 8
+/* The loops over the RB x 4 vectors of an acc are unrolled so that its
  * accumulators live in registers. */
-#define UNROLL4 _Pragma("GCC unroll 4")
+#define UNROLL _Pragma("GCC unroll 4")
 
-/* The 2 x 4 accumulators of a pair of rows against 4 vectors: keys (the
+/* The RB x 4 accumulators of a group against 4 vectors: keys (the
  * scores) or chunks of a V row (p.v). */
-struct acc8 {
-	VF a[2][4];
+struct acc {
+	VF a[RB][4];
 };
 
 /* a[i][j] += x_i y_j: the outer step both products are made of. */
-AI void outer2x4(struct acc8 *r, VF x0, VF x1, const VF y[4])
+AI void outer(struct acc *r, const VF x[RB], const VF y[4])
 {
-	UNROLL4
-	for (int j = 0; j < 4; j++) {
-		r->a[0][j] = V(fmadd_ps)(x0, y[j], r->a[0][j]);
-		r->a[1][j] = V(fmadd_ps)(x1, y[j], r->a[1][j]);
+	UNROLL
+	for (int i = 0; i < RB; i++) {
+		UNROLL
+		for (int j = 0; j < 4; j++)
+			r->a[i][j] = V(fmadd_ps)(x[i], y[j], r->a[i][j]);
 	}
 }
 
-/* Rows q0, q1 against the 4 keys from k (stride ld): their 4 dots of hd
- * floats each, into r0 and r1. */
-AI void dot4x2(const float *q0, const float *q1, const float *k, size_t ld,
-	       int hd, __m128 *r0, __m128 *r1)
+/* The first w lanes (1..NL) at p, the rest 0. */
+AI VF vload_w(const float *p, int w)
 {
-	struct acc8 r;
+	return w == NL ? V(loadu_ps)(p) : vload_n(p, w);
+}
 
-	UNROLL4
-	for (int j = 0; j < 4; j++)
-		r.a[0][j] = r.a[1][j] = V(setzero_ps)();
+/* The group's rows against the 4 keys from k (stride ld): the 4 dots of
+ * hd floats of row i into r[i]. */
+AI void dot4(const struct rgroup *g, const float *k, size_t ld, int hd,
+	     __m128 r[RB])
+{
+	struct acc a;
+
+	UNROLL
+	for (int i = 0; i < RB; i++) {
+		UNROLL
+		for (int j = 0; j < 4; j++)
+			a.a[i][j] = V(setzero_ps)();
+	}
 	for (int d = 0; d < hd; d += NL) {
 		const int w = hd - d < NL ? hd - d : NL;
-		VF y[4];
+		VF x[RB], y[4];
 
-		UNROLL4
+		UNROLL
 		for (int j = 0; j < 4; j++)
-			y[j] = w == NL ? V(loadu_ps)(k + j * ld + d) :
-					 vload_n(k + j * ld + d, w);
-		outer2x4(&r, w == NL ? V(loadu_ps)(q0 + d) : vload_n(q0 + d, w),
-			 w == NL ? V(loadu_ps)(q1 + d) : vload_n(q1 + d, w), y);
+			y[j] = vload_w(k + j * ld + d, w);
+		UNROLL
+		for (int i = 0; i < RB; i++)
+			x[i] = vload_w(g->q[i] + d, w);
+		outer(&a, x, y);
 	}
-	*r0 = vhsum4(r.a[0][0], r.a[0][1], r.a[0][2], r.a[0][3]);
-	*r1 = vhsum4(r.a[1][0], r.a[1][1], r.a[1][2], r.a[1][3]);
+	UNROLL
+	for (int i = 0; i < RB; i++)
+		r[i] = vhsum4(a.a[i][0], a.a[i][1], a.a[i][2], a.a[i][3]);
 }
 
-/* p->s[i][j] = scale * q_i.k_j of the two rows for the n keys of a tile
- * (k, stride ld). */
-static void tile_scores(const struct pair *p, const float *k, size_t ld,
-			int n, int hd, float scale)
+/* g->s[i][j] = scale * q_i.k_j for the group's rows and the g->n keys of
+ * a tile (k, stride ld). */
+static void tile_scores(const struct rgroup *g, const float *k, size_t ld,
+			int hd, float scale)
 {
-	float *s0 = p->s[0], *s1 = p->s[1];
 	const __m128 sc = _mm_set1_ps(scale);
 	int j;
 
-	for (j = 0; j + 4 <= n; j += 4) {
-		__m128 r0, r1;
+	for (j = 0; j + 4 <= g->n; j += 4) {
+		__m128 r[RB];
 
-		dot4x2(p->q[0], p->q[1], k + j * ld, ld, hd, &r0, &r1);
-		_mm_storeu_ps(s0 + j, _mm_mul_ps(r0, sc));
-		_mm_storeu_ps(s1 + j, _mm_mul_ps(r1, sc));
+		dot4(g, k + j * ld, ld, hd, r);
+		UNROLL
+		for (int i = 0; i < RB; i++)
+			_mm_storeu_ps(g->s[i] + j, _mm_mul_ps(r[i], sc));
 	}
-	for (; j < n; j++) {
-		VF a = V(setzero_ps)(), b = a;
+	for (; j < g->n; j++)
+		for (int i = 0; i < RB; i++) {
+			VF a = V(setzero_ps)();
 
-		for (int d = 0; d < hd; d += NL) {
-			const int w = hd - d < NL ? hd - d : NL;
-			const VF c = vload_n(k + j * ld + d, w);
-
-			a = V(fmadd_ps)(vload_n(p->q[0] + d, w), c, a);
-			b = V(fmadd_ps)(vload_n(p->q[1] + d, w), c, b);
+			for (int d = 0; d < hd; d += NL) {
+				const int w = hd - d < NL ? hd - d : NL;
+				a = V(fmadd_ps)(vload_n(g->q[i] + d, w),
+						vload_n(k + j * ld + d, w), a);
+			}
+			g->s[i][j] = vhsum(a) * scale;
 		}
-		s0[j] = vhsum(a) * scale;
-		s1[j] = vhsum(b) * scale;
+}
+
+/* o_i[d..] (nr registers of w lanes) = c_i o_i + sum over the tile's
+ * g->n positions of p_i[j] v_j (v, stride ld, p_i = g->s[i]), for the
+ * group's rows i; first: o_i holds nothing yet (it is not read).  Called
+ * with constant nr and w, so the accumulators stay in registers. */
+AI void pv_regs(const struct rgroup *g, const float *v, size_t ld, int d,
+		int nr, int w, const float c[RB], int first)
+{
+	struct acc r;
+
+	UNROLL
+	for (int i = 0; i < RB; i++) {
+		UNROLL
+		for (int e = 0; e < nr; e++)
+			r.a[i][e] = first ? V(setzero_ps)() :
+				V(mul_ps)(vload_w(g->o[i] + d + e * NL, w),
+					  V(set1_ps)(c[i]));
+	}
+	for (int j = 0; j < g->n; j++) {
+		VF x[RB], y[4];
+
+		UNROLL
+		for (int e = 0; e < 4; e++)
+			y[e] = e < nr ? vload_w(v + j * ld + d + e * NL, w) :
+					V(setzero_ps)();
+		UNROLL
+		for (int i = 0; i < RB; i++)
+			x[i] = V(set1_ps)(g->s[i][j]);
+		outer(&r, x, y);
+	}
+	UNROLL
+	for (int i = 0; i < RB; i++) {
+		UNROLL
+		for (int e = 0; e < nr; e++)
+			vstore_n(g->o[i] + d + e * NL, r.a[i][e], w);
 	}
 }
 
-/* o_i (hd floats) = c_i o_i + sum over the tile's n positions of
- * p_i[j] v_j (v, stride ld, p_i = p->s[i]), for both rows i; first: o_i
- * holds nothing yet (it is not read).  Four registers of each o_i stay in
- * registers across the tile. */
-static void tile_pv(const struct pair *p, int n, const float *v, size_t ld,
-		    int hd, float c0s, float c1s, int first)
+/* p.v of a tile into the group's rows (pv_regs), 4 registers of o at a
+ * time, then the rest of hd one at a time. */
+static void tile_pv(const struct rgroup *g, const float *v, size_t ld,
+		    int hd, const float c[RB], int first)
 {
-	const VF c0 = V(set1_ps)(c0s), c1 = V(set1_ps)(c1s), z = V(setzero_ps)();
-	const float *p0 = p->s[0], *p1 = p->s[1];
-	float *o0 = p->o[0], *o1 = p->o[1];
 	int d;
 
-	for (d = 0; d + 4 * NL <= hd; d += 4 * NL) {
-		struct acc8 r;
-
-		UNROLL4
-		for (int i = 0; i < 4; i++) {
-			r.a[0][i] = first ? z : V(mul_ps)(V(loadu_ps)(o0 + d + i * NL), c0);
-			r.a[1][i] = first ? z : V(mul_ps)(V(loadu_ps)(o1 + d + i * NL), c1);
-		}
-		for (int j = 0; j < n; j++) {
-			VF y[4];
-
-			UNROLL4
-			for (int i = 0; i < 4; i++)
-				y[i] = V(loadu_ps)(v + j * ld + d + i * NL);
-			outer2x4(&r, V(set1_ps)(p0[j]), V(set1_ps)(p1[j]), y);
-		}
-		UNROLL4
-		for (int i = 0; i < 4; i++) {
-			V(storeu_ps)(o0 + d + i * NL, r.a[0][i]);
-			V(storeu_ps)(o1 + d + i * NL, r.a[1][i]);
-		}
-	}
-	for (; d < hd; d += NL) {
-		const int w = hd - d < NL ? hd - d : NL;
-		VF a = first ? z : V(mul_ps)(vload_n(o0 + d, w), c0);
-		VF b = first ? z : V(mul_ps)(vload_n(o1 + d, w), c1);
-
-		for (int j = 0; j < n; j++) {
-			const VF vj = vload_n(v + j * ld + d, w);
-			a = V(fmadd_ps)(V(set1_ps)(p0[j]), vj, a);
-			b = V(fmadd_ps)(V(set1_ps)(p1[j]), vj, b);
-		}
-		vstore_n(o0 + d, a, w);
-		vstore_n(o1 + d, b, w);
-	}
+	for (d = 0; d + 4 * NL <= hd; d += 4 * NL)
+		pv_regs(g, v, ld, d, 4, NL, c, first);
+	for (; d < hd; d += NL)
+		pv_regs(g, v, ld, d, 1, hd - d < NL ? hd - d : NL, c, first);
 }
 
 /* The online softmax step of one row: its scores s[0..n) of a tile,
@@ -217,25 +232,25 @@ static float tile_softmax(float *s, int n, int nv, float m_old, float l_old,
 	return c;
 }
 
-/* The pair of rows r and r + 1 (or r alone, twice) of the call, r = t *
- * heads + g, at the tile starting at p0 of length bk; s: the score tiles,
- * ATT_TILE floats a row. */
-static struct pair pair_at(const struct att_args *a, int r, int rows, int p0,
-			   int bk, float *s)
+/* The group of rows r..r + RB - 1 of the call (the last repeated past
+ * the end), r = t * heads + g, at the tile starting at p0 of length bk;
+ * s: the score tiles, ATT_TILE floats a row. */
+static struct rgroup group_at(const struct att_args *a, int r, int rows,
+			      int p0, int bk, float *s)
 {
-	struct pair p;
+	struct rgroup g = { .n = 0 };
 
-	for (int i = 0; i < 2; i++) {
-		const int ri = r + i < rows ? r + i : r;
-		const int t = ri / a->heads, g = ri % a->heads;
+	for (int i = 0; i < RB; i++) {
+		const int ri = r + i < rows ? r + i : rows - 1;
+		const int t = ri / a->heads, h = ri % a->heads;
 		const int left = a->pos0 + t + 1 - p0;
 
-		p.q[i] = a->q + (size_t)t * a->ldq + (size_t)g * a->hd;
-		p.o[i] = a->out + (size_t)t * a->ldo + (size_t)g * a->hd;
-		p.s[i] = s + (size_t)ri * ATT_TILE;
-		p.n[i] = left < bk ? left : bk;
+		g.q[i] = a->q + (size_t)t * a->ldq + (size_t)h * a->hd;
+		g.o[i] = a->out + (size_t)t * a->ldo + (size_t)h * a->hd;
+		g.s[i] = s + (size_t)ri * ATT_TILE;
+		g.n = left < bk ? left : bk;	/* the last row sees the most */
 	}
-	return p;
+	return g;
 }
 
 /* One tile of positions [p0, p0 + bk) for rows r0.. of the call (those
@@ -250,11 +265,10 @@ static void tile_rows(const struct att_args *a, int p0, int bk, int r0,
 	const int len = a->pos0 + a->nt - p0 < bk ? a->pos0 + a->nt - p0 : bk;
 	const int nv = (len + NL - 1) / NL * NL;
 
-	for (int r = r0; r < rows; r += 2) {
-		const struct pair p = pair_at(a, r, rows, p0, bk, s);
+	for (int r = r0; r < rows; r += RB) {
+		const struct rgroup g = group_at(a, r, rows, p0, bk, s);
 
-		tile_scores(&p, a->k + p0 * ld, ld, p.n[0] > p.n[1] ? p.n[0] : p.n[1],
-			    a->hd, a->scale);
+		tile_scores(&g, a->k + p0 * ld, ld, a->hd, a->scale);
 	}
 	for (int r = r0; r < rows; r++) {
 		const int n = a->pos0 + r / a->heads + 1 - p0;
@@ -263,11 +277,13 @@ static void tile_rows(const struct att_args *a, int p0, int bk, int r0,
 				    first ? 0.0f : m[r], first ? 0.0f : l[r],
 				    first, &m[r], &l[r]);
 	}
-	for (int r = r0; r < rows; r += 2) {
-		const struct pair p = pair_at(a, r, rows, p0, bk, s);
+	for (int r = r0; r < rows; r += RB) {
+		const struct rgroup g = group_at(a, r, rows, p0, bk, s);
+		float cg[RB];
 
-		tile_pv(&p, p.n[0] > p.n[1] ? p.n[0] : p.n[1], a->v + p0 * ld, ld,
-			a->hd, c[r], c[r + 1 < rows ? r + 1 : r], first);
+		for (int i = 0; i < RB; i++)
+			cg[i] = c[r + i < rows ? r + i : rows - 1];
+		tile_pv(&g, a->v + p0 * ld, ld, a->hd, cg, first);
 	}
 }
 
