@@ -468,6 +468,33 @@ Test(config, unknown_op)
 	fx_close(&f);
 }
 
+/* A config tuned by a build that still had dot, softmax and axpy (now
+ * folded into attention) loads; those entries are ignored, the other
+ * choices kept. */
+Test(config, retired_ops_are_ignored)
+{
+	struct fx f;
+	struct best_config c;
+	struct kernels k;
+	char err[512];
+
+	fx_open(&f);
+	tamper(&f, "phases.prompt.kernels.softmax",
+	       json_pack("{s:s}", "variant", "avx512"));
+	tamper(&f, "phases.decode.kernels.dot",
+	       json_pack("{s:s,s:{}}", "variant", "scalar", "params"));
+	read_ok(f.cfg, ALL_FEATURES, &c);
+	cr_assert_eq(config_kernels(&c, PHASE_PROMPT, &k, err, sizeof err), 0,
+		     "%s", err);
+	cr_expect_not_null(k.v[OP_ATTENTION]);
+	config_free(&c);
+	/* a retired name is not a wildcard: an unknown one still fails */
+	tamper(&f, "phases.prompt.kernels.dots",
+	       json_pack("{s:s}", "variant", "scalar"));
+	expect_fatal(&f, ALL_FEATURES, "phases.prompt.kernels.dots: unknown op");
+	fx_close(&f);
+}
+
 Test(config, missing_isa)
 {
 	struct fx f;
