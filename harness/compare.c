@@ -665,8 +665,28 @@ double cmp_worst_confirmed(const struct cmp_result *r)
 
 /* --- the report ------------------------------------------------------------- */
 
+/* Whether side s measured the row in any round. */
+static int measured(const struct cmp_row *w, int s)
+{
+	for (int k = 0; k < CMP_MAX_ROUNDS; k++)
+		if (w->ms[s][k] > 0)
+			return 1;
+	return 0;
+}
+
+/* A row one side does not have (a profile row renamed, split or merged
+ * between the two revisions): nothing to compare. */
+static const char *one_sided(const struct cmp_row *w)
+{
+	if (!measured(w, SIDE_BASE))
+		return "only in head";
+	return measured(w, SIDE_HEAD) ? NULL : "only in base";
+}
+
 static const char *verdict_name(const struct cmp_row *w)
 {
+	if (one_sided(w))
+		return one_sided(w);
 	if (w->verdict > 0)
 		return !w->remeasured ? "slower" : w->confirmed ?
 		       "**slower (confirmed)**" : "no change (not confirmed)";
@@ -686,6 +706,12 @@ static double median_of(const struct cmp_row *w, int s, int rounds)
 
 static void md_row(FILE *out, const struct cmp_row *w, int rounds)
 {
+	if (one_sided(w)) {
+		fprintf(out, "| %s | %.3f | %.3f | - | - | - | - | %s |\n", w->name,
+			median_of(w, SIDE_BASE, rounds),
+			median_of(w, SIDE_HEAD, rounds), one_sided(w));
+		return;
+	}
 	fprintf(out, "| %s | %.3f | %.3f | %.3f [%.3f, %.3f] | %.2g | "
 		"%.3f-%.3f | %d/%d | %s |", w->name, median_of(w, SIDE_BASE, rounds),
 		median_of(w, SIDE_HEAD, rounds), w->ratio, w->lo, w->hi, w->d.p,
@@ -803,8 +829,8 @@ static json_t *row_json_cmp(const struct cmp_row *w, int rounds)
 		"ci_hi", real_or_null(w->hi), "p", real_or_null(w->d.p),
 		"aa_ratio", real_or_null(w->aa_ratio),
 		"noise_band", real_or_null(w->band), "rounds_used", w->used,
-		"verdict", w->verdict > 0 ? "slower" : w->verdict < 0 ? "faster" :
-			   "no change",
+		"verdict", one_sided(w) ? one_sided(w) : w->verdict > 0 ?
+			   "slower" : w->verdict < 0 ? "faster" : "no change",
 		"remeasured", w->remeasured, "confirmed", w->confirmed);
 
 	static const char *const keys[SIDE_COUNT] = { "base_samples_ms",

@@ -1642,9 +1642,11 @@ static int reg_row(const struct src *s, const json_t *rows, size_t k, struct rro
 	    (rc = get_bool(s, row, path, "confirmed", &w->confirmed)))
 		return rc;
 	if (strcmp(w->verdict, "slower") && strcmp(w->verdict, "faster") &&
-	    strcmp(w->verdict, "no change"))
-		return failf(EXIT_BAD, s, "field %s.verdict: \"%s\", not slower, faster "
-			     "or no change", path, w->verdict);
+	    strcmp(w->verdict, "no change") && strcmp(w->verdict, "only in base") &&
+	    strcmp(w->verdict, "only in head"))
+		return failf(EXIT_BAD, s, "field %s.verdict: \"%s\", not slower, faster, "
+			     "no change, only in base or only in head", path,
+			     w->verdict);
 	for (int sd = 0; sd < NSIDE; sd++) {
 		size_t n;
 		if ((rc = get_rounds(s, row, path, side_key[sd], w->ms[sd], &n)))
@@ -1823,7 +1825,7 @@ static void reg_label(const struct rrow *w, int code, char *buf, size_t cap)
 {
 	static const char *const vname[] = {
 		"no change", "slower", "faster", "slower, confirmed",
-		"slower once,\nnot confirmed", "no base samples"
+		"slower once,\nnot confirmed", "measured by\none side only"
 	};
 	const int d = w->profile ? 2 : 3;
 

@@ -11,7 +11,7 @@
 #   $P_row: 1 x, 2 band low, 3 band high, 4 ratio, 5 CI low, 6 CI high,
 #     7 re-measured ratio, 8 its CI low, 9 high, 10 verdict code (0 no
 #     change, 1 slower, 2 faster, 3 slower confirmed, 4 slower not
-#     confirmed, 5 no base samples), 11 row name
+#     confirmed, 5 measured by one side only), 11 row name
 #   $P_box: 1 x, 2 side (0 base, 1 head, 2 head A/A), 3 min, 4 q1,
 #     5 median, 6 q3, 7 max
 #   $P_pts: 1 x, 2 y, 3 side, 4 0 in range, 1 above, -1 below (drawn at

@@ -193,3 +193,49 @@ Test(compare, a_failing_side_is_one_error_line)
 	cr_expect_eq(cmp_run(&o, NULL, NULL, &r, err, sizeof err), -1);
 	cr_expect_not_null(strstr(err, "rounds"), "%s", err);
 }
+
+/* A profile row one revision does not have (renamed, split or merged) is
+ * "only in base" / "only in head" in the report and its JSON, never a
+ * ratio of NaNs called "no change". */
+Test(compare, a_row_of_one_side_is_named_so)
+{
+	static struct cmp_result r;
+	struct cmp_opts o = { .name = { "base", "head" }, .dir = { "b", "h" },
+			      .model = "m.gguf", .prompt = "Hello world",
+			      .rounds = 3 };
+	char *md = NULL;
+	size_t n = 0;
+
+	r.rounds = 3;
+	r.n_rows = 3;
+	snprintf(r.counts_why, sizeof r.counts_why, "none");
+	fill(&r.row[0], 3, 1.0, 0.01, 7);
+	snprintf(r.row[0].name, sizeof r.row[0].name, "pp3");
+	cmp_judge(&r.row[0], 3, 0.05, 0.03);
+	snprintf(r.row[1].name, sizeof r.row[1].name, "pp3/attn_dot");
+	snprintf(r.row[2].name, sizeof r.row[2].name, "pp3/attention");
+	r.row[1].is_op = r.row[2].is_op = 1;
+	for (int k = 0; k < 3; k++) {
+		r.row[1].ms[SIDE_BASE][k] = 2.0;	/* base only */
+		r.row[2].ms[SIDE_HEAD][k] = 1.0;	/* head only */
+		r.row[2].ms[SIDE_HEAD2][k] = 1.0;
+	}
+	cmp_judge(&r.row[1], 3, 0.05, 0.03);
+	cmp_judge(&r.row[2], 3, 0.05, 0.03);
+	FILE *f = open_memstream(&md, &n);
+	cmp_write_md(f, &o, &r, "test machine");
+	fclose(f);
+	cr_expect_not_null(strstr(md, "| pp3/attn_dot | 2.000 | nan | - | - | - | - | only in base |"),
+			   "%s", md);
+	cr_expect_not_null(strstr(md, "only in head |"), "%s", md);
+	cr_expect_null(strstr(md, "nan [nan"), "%s", md);
+	free(md);
+	json_t *j = cmp_json(&o, &r, "test machine");
+	cr_assert_not_null(j);
+	json_t *rows = json_object_get(j, "rows");
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(rows, 1),
+							   "verdict")), "only in base");
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(rows, 2),
+							   "verdict")), "only in head");
+	json_decref(j);
+}

@@ -702,7 +702,7 @@ Test(plots, regression_bad_input_is_one_line)
 		"field rows[0].base_ms: missing",
 		"field rows[1]: not an object",
 		"field rows[2].head_ms[3]: not a positive number or null",
-		"field rows[0].verdict: \"worse\", not slower, faster or no change",
+		"field rows[0].verdict: \"worse\", not slower, faster, no change, only in base or only in head",
 		"field rows[1].ratio: not a number or null",
 		"field schema: \"q8tune-run\" version 1, not \"q8tune-perf-report\"",
 		"field head.rev: missing",
