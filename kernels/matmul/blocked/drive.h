@@ -44,6 +44,7 @@
 #error "include a vector header and define VMAX, TMAX and the dot step first"
 #endif
 
+#include <stdint.h>
 #include <string.h>
 #include "variants.h"
 
@@ -77,6 +78,8 @@ struct targs {
 	int ldy;
 	int nlast;		/* rows of the last row vector to write, 1..VW */
 	int add;		/* add into y (a later block chunk) */
+	int pf;			/* prefetch the records this many blocks ahead
+				 * (0: none) */
 };
 
 typedef void (*tile_fn)(const struct targs *);
@@ -142,6 +145,12 @@ AI void tile(const struct targs *a, const int R, const int V, const int T)
 			lo[v] = p + (size_t)(G * v) * gs;
 			hi[v] = lo[v] + (v == V - 1 ? hs : gs);
 			dw[v] = ld_scales(lo[v], hi[v], R);
+			/* the address in integers: it may lie past the
+			 * buffer, where a pointer may not point */
+			if (a->pf)
+				for (size_t c = 0; c < rec; c += 64)
+					_mm_prefetch((const char *)((uintptr_t)lo[v] +
+						     a->pf * rec + c), _MM_HINT_T0);
 		}
 #pragma GCC unroll 8
 		for (int j = 0; j < T; j++) {
@@ -220,10 +229,12 @@ static int super_tokens(int nbc, int tmax)
 /* Walks block chunks, token super-tiles, row tiles of up to vmax row
  * vectors and token tiles of up to tmax, in that order (outermost first),
  * calling tab[V][T] per tile.  R is the group height of the layout;
- * r0 % R == 0, and r1 % R == 0 or r1 is the last row. */
-static void drive(const tile_tab tab, int vmax, int tmax, const uint8_t *w,
-		  const block_q8_0 *x, float *y, int nb, int r0, int r1,
-		  int nt, int ldy, const int R)
+ * r0 % R == 0, and r1 % R == 0 or r1 is the last row.  pf > 0: each tile
+ * prefetches the records of its row vectors pf blocks ahead (a hint: it
+ * may run past the chunk; prefetches never fault). */
+static void drive_pf(const tile_tab tab, int vmax, int tmax, int pf,
+		     const uint8_t *w, const block_q8_0 *x, float *y, int nb,
+		     int r0, int r1, int nt, int ldy, const int R)
 {
 	struct xtab xt;
 	const size_t rec = 34 * (size_t)R, gs = (size_t)nb * rec;
@@ -252,6 +263,7 @@ static void drive(const tile_tab tab, int vmax, int tmax, const uint8_t *w,
 					.ldy = ldy,
 					.nlast = nl,
 					.add = b0 > 0,
+					.pf = pf,
 				};
 
 				for (int t = 0; t < ntt; t += tmax) {
@@ -266,6 +278,15 @@ static void drive(const tile_tab tab, int vmax, int tmax, const uint8_t *w,
 		}
 		b0 += nbc;
 	} while (b0 < nb);
+}
+
+
+/* drive_pf without prefetching. */
+static inline void drive(const tile_tab tab, int vmax, int tmax,
+			 const uint8_t *w, const block_q8_0 *x, float *y,
+			 int nb, int r0, int r1, int nt, int ldy, const int R)
+{
+	drive_pf(tab, vmax, tmax, 0, w, x, y, nb, r0, r1, nt, ldy, R);
 }
 
 #endif
