@@ -36,8 +36,9 @@
 static const struct variant matmul_q8_tab[] = {
 	/* GEMM micro-kernels on q8_0x16u (kernels/matmul/wide/): 512-bit
 	 * VPDPBUSD tiles of 16 V rows x T tokens.  On Sapphire Rapids r32t6
-	 * is 1.35-1.4x blocked8 at 64 and 128 tokens (190 against 138
-	 * GMAC/s, one thread); auto picks the shape by batch size */
+	 * is 1.44-1.52x blocked8 at 64 and 128 tokens (220-226 against
+	 * 149-153 GMAC/s, one thread, ./microbench); auto picks the shape by
+	 * batch size */
 	PREPPED("avx512vnni_auto", NEEDS_AVX512VNNI, &prep_q8_0x16,
 		matmul_q8_avx512vnni_auto),
 	PREPPED("avx512vnni_r32t6", NEEDS_AVX512VNNI, &prep_q8_0x16,
@@ -53,8 +54,8 @@ static const struct variant matmul_q8_tab[] = {
 		matmul_q8_avx512vnni_blocked4),
 	EXACT("avx512vnni_4blk", NEEDS_AVX512VNNI, matmul_q8, matmul_q8_avx512vnni_4blk),
 	EXACT("avx512vnni", NEEDS_AVX512VNNI, matmul_q8, matmul_q8_avx512vnni),
-	/* AVX-VNNI tiles on q8_0x8: 0.85-0.95x avx512vnni_blocked8 on
-	 * Sapphire Rapids (the 16 VEX registers), 1.4-2.1x avx2_blocked8;
+	/* AVX-VNNI tiles on q8_0x8: 0.85-0.93x avx512vnni_blocked8 on
+	 * Sapphire Rapids (the 16 VEX registers), 1.5-2.3x avx2_blocked8;
 	 * 2 x 3 beat 1 x 6 from 1 to 128 tokens */
 	PREPPED("avxvnni_r16t3", NEEDS_AVXVNNI, &prep_q8_0x8,
 		matmul_q8_avxvnni_r16t3),

@@ -174,6 +174,12 @@ static double wmat_bytes_as(const struct wmat *w, const struct variant *v)
 	return (double)ggml_row_size(w->type, (uint64_t)w->cols) * w->rows;
 }
 
+/* act now holds x (nt rows) converted for weights of type type. */
+static void act_mark(struct session *s, const float *x, int nt, int type)
+{
+	s->act_x = x, s->act_nt = nt, s->act_type = type;
+}
+
 /* y (nt, ldy) [:, 0..w->rows) = x (nt, w->cols) times w transposed;
  * profiled as po (the conversion of x as PROF_QUANTIZE).  again: x is the
  * input of the previous matmul, unchanged since, so its conversion is
@@ -206,7 +212,7 @@ static void mm(struct session *s, const struct wmat *w, const float *x,
 		act_bytes = w->type == GGML_TYPE_Q8_0 ?
 			(double)nt * (w->cols / QK8_0) * sizeof(block_q8_0) :
 			(double)nt * w->cols * 2;
-		if (!again || s->act_x != x || s->act_nt != nt ||
+		if (s->act_x != x || s->act_nt != nt ||
 		    s->act_type != (int)w->type) {
 			t0 = prof_tick(s);
 			if (nt >= 4)
@@ -214,7 +220,7 @@ static void mm(struct session *s, const struct wmat *w, const float *x,
 			else
 				convert_rows(&j, 0, nt);
 			prof_add(s, PROF_QUANTIZE, t0, in_bytes + act_bytes, 0);
-			s->act_x = x, s->act_nt = nt, s->act_type = (int)w->type;
+			act_mark(s, x, nt, (int)w->type);
 		}
 	}
 	t0 = prof_tick(s);
@@ -450,16 +456,15 @@ static void residual_task(void *ctx, int ith, int nth)
 	const struct ew_job *j = ctx;
 	int a, b;
 
-	split((int)(j->n / 64), 1, ith, nth, &a, &b);
-	/* the last worker also takes the tail beyond the last whole piece */
-	const size_t i1 = ith == nth - 1 ? j->n : (size_t)b * 64;
-	for (size_t i = (size_t)a * 64; i < i1; i++)
+	split((int)j->n, 64, ith, nth, &a, &b);
+	for (int i = a; i < b; i++)
 		j->o[i] += j->x[i];
 }
 
-/* Runs fn over the pool when the step is worth splitting. */
+/* Runs fn over the pool when the step is worth splitting (parts >= 2),
+ * else on the calling thread. */
 static void ew_run(struct session *s, void (*fn)(void *, int, int),
-		   struct ew_job *j, int parts)
+		   void *j, int parts)
 {
 	if (parts >= 2)
 		pool_run(s->pool, fn, j);
@@ -542,13 +547,10 @@ static void norm_step(struct session *s, const float *d, const float *w,
 		return;
 	}
 	t0 = prof_tick(s);
-	if (nt >= 2)
-		pool_run(s->pool, norm_q8_task, &j);
-	else
-		norm_q8_task(&j, 0, 1);
+	ew_run(s, norm_q8_task, &j, nt);
 	prof_add(s, PROF_RMSNORM, t0, (double)nt * E * (sizeof(float) *
 		 (d ? 5 : 3) + sizeof(block_q8_0) / (double)QK8_0), 0);
-	s->act_x = s->xb, s->act_nt = nt, s->act_type = GGML_TYPE_Q8_0;
+	act_mark(s, s->xb, nt, GGML_TYPE_Q8_0);
 }
 
 /* hb = act(hb) * hb2 over nt rows of n_ff; with a fused gelu_q8 or
@@ -567,7 +569,7 @@ static void glu_step(struct session *s, int nt, int q8)
 	prof_add(s, PROF_GLU, t0, (double)nt * F * (3.0 * sizeof(float) +
 		 (gj.v ? sizeof(block_q8_0) / (double)QK8_0 : 0)), 0);
 	if (gj.v)
-		s->act_x = s->hb, s->act_nt = nt, s->act_type = GGML_TYPE_Q8_0;
+		act_mark(s, s->hb, nt, GGML_TYPE_Q8_0);
 }
 
 static int all_q8(const struct wmat *a, const struct wmat *b,

@@ -11,8 +11,8 @@
  * 8 exact block sums build up lane by lane, the 8 scales are one vector
  * and the 8 results of a token are one store.  This file gives the pieces
  * drive.h asks for.  Without VPDPBUSD each step is maddubs + madd + add,
- * with the sign trick of ../avx2.c instead of a bias, so the bias
- * correction drive.h tabulates goes unused here: maddubs
+ * with the sign trick of ../avx2.c instead of a bias, so drive.h does
+ * not tabulate the bias correction here (XT_CORR 0): maddubs
  * wants unsigned x signed bytes, so |w| x (x * sign w) = w x, pairs
  * summing to at most 2 * 128 * 127 = 32512 (no saturation, w = -128
  * included).  The one input it gets wrong is x = -128 with w < 0; x comes
@@ -28,6 +28,7 @@
 
 #define VMAX 2			/* row vectors per tile */
 #define TMAX 4			/* tokens per tile */
+#define XT_CORR 0		/* the sign trick needs no bias correction */
 
 /* A weight chunk and its magnitude (the unsigned operand of maddubs). */
 struct wk {

@@ -50,6 +50,12 @@
 
 _Static_assert(TMAX >= 1 && TMAX <= 8, "TILES makes tiles of 1 to 8 tokens");
 
+/* A dot step that starts from 0 (the sign trick: avx2.c) defines
+ * XT_CORR 0, and the table's corrections are neither computed nor read. */
+#ifndef XT_CORR
+#define XT_CORR 1
+#endif
+
 #define XT_ENTRIES 4096		/* (token, block) entries of the table */
 #define XT_BLOCKS 256		/* blocks per chunk */
 #define XT_TOKENS 48		/* tokens per super-tile at most */
@@ -115,7 +121,8 @@ static void xtab_fill(struct xtab *xt, const block_q8_0 *x, int nb, int b0,
 		for (int b = 0; b < nbc; b++) {
 			const block_q8_0 *q = x + (size_t)j * nb + b0 + b;
 
-			xt->corr[j * nbc + b] = -128 * q8_sum(q->qs);
+			if (XT_CORR)
+				xt->corr[j * nbc + b] = -128 * q8_sum(q->qs);
 			xt->dx[j * nbc + b] = _cvtsh_ss(q->d);
 		}
 }
@@ -154,7 +161,7 @@ AI void tile(const struct targs *a, const int R, const int V, const int T)
 		}
 #pragma GCC unroll 8
 		for (int j = 0; j < T; j++) {
-			vi c = s_start(a->corr[j * nbc + b]);
+			vi c = s_start(XT_CORR ? a->corr[j * nbc + b] : 0);
 #pragma GCC unroll 4
 			for (int v = 0; v < V; v++)
 				s[v][j] = c;
