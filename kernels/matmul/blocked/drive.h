@@ -85,7 +85,9 @@ struct targs {
 	int nlast;		/* rows of the last row vector to write, 1..VW */
 	int add;		/* add into y (a later block chunk) */
 	int pf;			/* prefetch the records this many blocks ahead
-				 * (0: none) */
+				 * (0: none; only in a file that defines
+				 * TILE_PREFETCH: elsewhere the tiles carry no
+				 * prefetch code, not even its test) */
 };
 
 typedef void (*tile_fn)(const struct targs *);
@@ -152,12 +154,14 @@ AI void tile(const struct targs *a, const int R, const int V, const int T)
 			lo[v] = p + (size_t)(G * v) * gs;
 			hi[v] = lo[v] + (v == V - 1 ? hs : gs);
 			dw[v] = ld_scales(lo[v], hi[v], R);
+#ifdef TILE_PREFETCH
 			/* the address in integers: it may lie past the
 			 * buffer, where a pointer may not point */
 			if (a->pf)
 				for (size_t c = 0; c < rec; c += 64)
 					_mm_prefetch((const char *)((uintptr_t)lo[v] +
 						     a->pf * rec + c), _MM_HINT_T0);
+#endif
 		}
 #pragma GCC unroll 8
 		for (int j = 0; j < T; j++) {
@@ -236,9 +240,10 @@ static int super_tokens(int nbc, int tmax)
 /* Walks block chunks, token super-tiles, row tiles of up to vmax row
  * vectors and token tiles of up to tmax, in that order (outermost first),
  * calling tab[V][T] per tile.  R is the group height of the layout;
- * r0 % R == 0, and r1 % R == 0 or r1 is the last row.  pf > 0: each tile
- * prefetches the records of its row vectors pf blocks ahead (a hint: it
- * may run past the chunk; prefetches never fault). */
+ * r0 % R == 0, and r1 % R == 0 or r1 is the last row.  pf > 0 (in a
+ * file defining TILE_PREFETCH; ignored elsewhere): each tile prefetches
+ * the records of its row vectors pf blocks ahead (a hint: it may run past
+ * the chunk; prefetches never fault). */
 static void drive_pf(const tile_tab tab, int vmax, int tmax, int pf,
 		     const uint8_t *w, const block_q8_0 *x, float *y, int nb,
 		     int r0, int r1, int nt, int ldy, const int R)

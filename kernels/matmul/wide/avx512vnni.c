@@ -29,6 +29,7 @@
 #define VMAX 3			/* row vectors per tile */
 #define TMAX 6			/* tokens per tile */
 #define VNNI_PREBIASED		/* q8_0x16u stores w + 128 */
+#define TILE_PREFETCH		/* auto prefetches (drive_pf) */
 
 #include "../blocked/vnni_step.h"
 #include "../blocked/drive.h"
